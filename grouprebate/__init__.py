@@ -1,0 +1,1 @@
+"""Shared rules of the grouprebate pipeline: campaign config, input contract, CLI."""

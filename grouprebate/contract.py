@@ -1,0 +1,238 @@
+"""The input contract of the landing zone (SPEC §3): one definition per source.
+
+The generator writes to it, `grouprebate validate` and the tests check against
+it in plain Python, and the Spark ingest job builds its schema and its checks
+from the very same `Field` list, so the three can never drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+TIMESTAMP_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})"
+)
+TIMESTAMP_NO_OFFSET_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
+VERSION_RE = re.compile(r"\d{1,9}(\.\d{1,9})*")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FUTURE_SKEW = dt.timedelta(hours=1)
+
+# Field kinds
+ID, TEXT, INT, TIMESTAMP, ENUM, VERSION = "id", "text", "int", "timestamp", "enum", "version"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str
+    minimum: int | None = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """One landing source: its fields, its dedup key, its event time and its parent."""
+
+    name: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    event_time: str
+    parent: tuple[str, str] | None = None  # (field, parent source) for orphan reports
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in [
+        Source(
+            "users",
+            (Field("user_id", ID), Field("gender", ENUM, choices=("F", "M", "U")),
+             Field("naughty_value", INT, minimum=0), Field("valid_from", TIMESTAMP)),
+            key=("user_id", "valid_from"), event_time="valid_from",
+        ),
+        Source(
+            "groups",
+            (Field("group_id", ID), Field("creator_user_id", ID), Field("name", TEXT),
+             Field("created_at", TIMESTAMP)),
+            key=("group_id",), event_time="created_at",
+        ),
+        Source(
+            "memberships",
+            (Field("event_id", ID), Field("group_id", ID), Field("user_id", ID),
+             Field("action", ENUM, choices=("join", "leave")), Field("event_time", TIMESTAMP)),
+            key=("event_id",), event_time="event_time", parent=("group_id", "groups"),
+        ),
+        Source(
+            "shares",
+            (Field("share_id", ID), Field("group_id", ID), Field("sharer_user_id", ID),
+             Field("item_id", ID), Field("shared_at", TIMESTAMP),
+             Field("client_version", VERSION)),
+            key=("share_id",), event_time="shared_at", parent=("group_id", "groups"),
+        ),
+        Source(
+            "orders",
+            (Field("order_id", ID), Field("buyer_user_id", ID), Field("item_id", ID),
+             Field("seller_id", ID), Field("total_fen", INT, minimum=1),
+             Field("created_at", TIMESTAMP), Field("client_version", VERSION)),
+            key=("order_id",), event_time="created_at",
+        ),
+        Source(
+            "payments",
+            (Field("payment_id", ID), Field("order_id", ID), Field("stage", INT, minimum=1),
+             Field("amount_fen", INT, minimum=1), Field("paid_at", TIMESTAMP)),
+            key=("payment_id",), event_time="paid_at", parent=("order_id", "orders"),
+        ),
+        Source(
+            "refunds",
+            (Field("refund_id", ID), Field("order_id", ID), Field("amount_fen", INT, minimum=1),
+             Field("refunded_at", TIMESTAMP)),
+            key=("refund_id",), event_time="refunded_at", parent=("order_id", "orders"),
+        ),
+        Source(
+            "draws",
+            (Field("event_id", ID), Field("group_id", ID), Field("user_id", ID),
+             Field("drawn_at", TIMESTAMP)),
+            key=("event_id",), event_time="drawn_at", parent=("group_id", "groups"),
+        ),
+        Source(
+            "claims",
+            (Field("event_id", ID), Field("group_id", ID), Field("user_id", ID),
+             Field("claimed_at", TIMESTAMP)),
+            key=("event_id",), event_time="claimed_at", parent=("group_id", "groups"),
+        ),
+    ]
+}
+
+
+# Quarantine reasons: the Spark ingest job emits exactly these texts.
+REASON_UNPARSEABLE = "unparseable line: not a JSON object"
+REASON_EMPTY = "empty line"
+
+
+def reason_missing(field: str) -> str:
+    return f"missing field {field}"
+
+
+def reason_mistyped(field: Field) -> str:
+    expected = "integer" if field.kind == INT else "string"
+    return f"mistyped field {field.name}: expected a JSON {expected}"
+
+
+def reason_invalid(field: Field) -> str:
+    if field.kind == ID:
+        return f"invalid {field.name}: empty id"
+    if field.kind == INT:
+        return f"invalid {field.name}: must be >= {field.minimum}"
+    if field.kind == ENUM:
+        return f"invalid {field.name}: not one of {'/'.join(field.choices)}"
+    if field.kind == VERSION:
+        return f"invalid {field.name}: not a dotted version like 8.1.0"
+    if field.kind == TIMESTAMP:
+        return f"invalid {field.name}: not an ISO-8601 timestamp"
+    raise ValueError(field.kind)
+
+
+def reason_no_offset(field: str) -> str:
+    return f"invalid {field}: timestamp without UTC offset"
+
+
+def reason_future(field: str) -> str:
+    return f"event from the future: {field} after the end of its ds plus 1 hour"
+
+
+def reason_conflict(key: tuple[str, ...]) -> str:
+    return f"id conflict: {'+'.join(key)} arrived earlier with different content"
+
+
+def parse_timestamp(text: str) -> dt.datetime | None:
+    """An aware UTC datetime for a contract timestamp, or None if it is not one."""
+    if not TIMESTAMP_RE.fullmatch(text):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except ValueError:
+        return None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A sortable key comparing versions numerically (8.10.0 > 8.9.0; 8.1 == 8.1.0)."""
+    parts = [int(p) for p in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def ds_deadline(ds: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """Latest event time accepted in landing partition ds: its end plus the clock skew."""
+    end = dt.datetime.combine(ds + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    return end + FUTURE_SKEW
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def check_line(
+    source: Source, line: str, ds: dt.date, tz: dt.tzinfo
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse one landing line: (typed record, None) or (None, quarantine reason)."""
+    if line.strip() == "":
+        return None, REASON_EMPTY
+    try:
+        obj = json.loads(line, object_pairs_hook=_no_duplicate_keys)
+    except ValueError:
+        return None, REASON_UNPARSEABLE
+    if not isinstance(obj, dict):
+        return None, REASON_UNPARSEABLE
+    record: dict[str, Any] = {}
+    for field in source.fields:
+        value = obj.get(field.name)
+        if value is None:
+            return None, reason_missing(field.name)
+        typed, reason = _check_value(field, value)
+        if reason:
+            return None, reason
+        record[field.name] = typed
+    if record[source.event_time] > ds_deadline(ds, tz):
+        return None, reason_future(source.event_time)
+    return record, None
+
+
+def _check_value(field: Field, value: Any) -> tuple[Any, str | None]:
+    if field.kind == INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None, reason_mistyped(field)
+        if not INT64_MIN <= value <= INT64_MAX:
+            return None, reason_mistyped(field)
+        if field.minimum is not None and value < field.minimum:
+            return None, reason_invalid(field)
+        return value, None
+    if not isinstance(value, str):
+        return None, reason_mistyped(field)
+    if field.kind == ID and value == "":
+        return None, reason_invalid(field)
+    if field.kind == ENUM and value not in field.choices:
+        return None, reason_invalid(field)
+    if field.kind == VERSION and not VERSION_RE.fullmatch(value):
+        return None, reason_invalid(field)
+    if field.kind == TIMESTAMP:
+        if TIMESTAMP_NO_OFFSET_RE.fullmatch(value):
+            return None, reason_no_offset(field.name)
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            return None, reason_invalid(field)
+        return parsed, None
+    return value, None

@@ -1,0 +1,145 @@
+"""The campaign config fails early with one clear line per kind of mistake."""
+
+import copy
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grouprebate.config import ConfigError, load_config, parse_config
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "xhq-2018.yaml"
+ENV = {"GROUPREBATE_DRAW_SEED": "s3cret"}
+
+
+@pytest.fixture
+def raw() -> dict:
+    return yaml.safe_load(CONFIG.read_text())
+
+
+def test_shipped_2018_config_loads_with_the_spec_values():
+    config = load_config(CONFIG, env=ENV)
+    assert config.campaign_id == "xhq-2018"
+    assert config.red_packet_cap_fen == 5_000_000
+    assert config.draw_open == dt.datetime(2018, 11, 12, 8, tzinfo=dt.UTC)
+    assert config.claim_window_hours == 120
+    assert config.draw_seed == "s3cret"
+    assert config.max_bad_row_rate == 0.01
+
+
+def test_calendar_runs_until_the_last_claim_window_closes_plus_one_day():
+    config = load_config(CONFIG, env=ENV)
+    assert config.calendar()[0] == dt.date(2018, 10, 20)
+    # draw_open 11-12 16:00 + 240 h = 11-22 16:00; plus one day for late arrivals.
+    assert config.calendar()[-1] == dt.date(2018, 11, 23)
+    assert config.freeze_ds == dt.date(2018, 11, 12)
+
+
+def test_missing_key_is_named(raw):
+    del raw["red_packet_cap_fen"]
+    with pytest.raises(ConfigError, match=r"^red_packet_cap_fen: missing required key$"):
+        parse_config(raw, ENV)
+
+
+def test_missing_nested_key_is_named_with_its_dots(raw):
+    del raw["draw"]["winner_count"]
+    with pytest.raises(ConfigError, match=r"^draw\.winner_count: missing required key$"):
+        parse_config(raw, ENV)
+
+
+def test_unknown_key_is_refused(raw):
+    raw["red_packet_cap"] = 1
+    with pytest.raises(ConfigError, match=r"^red_packet_cap: unknown key"):
+        parse_config(raw, ENV)
+
+
+def test_unknown_nested_key_is_refused(raw):
+    raw["quality"]["max_bad_rows"] = 3
+    with pytest.raises(ConfigError, match=r"^quality\.max_bad_rows: unknown key"):
+        parse_config(raw, ENV)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("claim_window_hours", "120", "expected an integer"),
+        ("red_packet_cap_fen", 50000.0, "expected an integer"),
+        ("group_min_members", True, "expected an integer"),
+        ("campaign_id", 2018, "expected a string"),
+        ("calendar_start", "20th of October", "expected a date"),
+        ("draw_open", "2018-11-12T16:00:00", "expected an ISO-8601 timestamp with an offset"),
+    ],
+)
+def test_wrong_type_names_key_and_expectation(raw, key, value, expected):
+    raw[key] = value
+    with pytest.raises(ConfigError, match=rf"^{key}: {expected}"):
+        parse_config(raw, ENV)
+
+
+def test_wrong_type_of_mapping(raw):
+    raw["draw"] = 100
+    with pytest.raises(ConfigError, match=r"^draw: expected a mapping"):
+        parse_config(raw, ENV)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"draw_open": "2018-11-11T16:00:00+08:00"}, "draw_open must not be before accumulation_end"),
+        ({"accumulation_end": "2018-10-31T00:00:00+08:00"},
+         "accumulation_end must be after accumulation_start"),
+        ({"calendar_start": "2018-11-02"}, "calendar_start must be on or before"),
+        ({"publish_date": "2018-11-11"}, "publish_date must not be before the date of draw_open"),
+        ({"publish_date": "2019-01-01"}, "publish_date must fall inside the run calendar"),
+        ({"group_min_members": 16}, "group_min_members must be between"),
+        ({"min_client_version": "v8"}, "min_client_version must be dotted"),
+        ({"timezone": "Mars/Olympus"}, "timezone: unknown IANA zone"),
+    ],
+)
+def test_impossible_calendar_or_rule_is_refused(raw, changes, message):
+    raw.update(changes)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, ENV)
+
+
+def test_seed_missing_from_its_environment_variable(raw):
+    with pytest.raises(ConfigError, match="GROUPREBATE_DRAW_SEED is not set"):
+        parse_config(raw, env={})
+
+
+def test_seed_neither_given_nor_named(raw):
+    del raw["draw"]["seed_env"]
+    with pytest.raises(ConfigError, match="give either draw.seed or draw.seed_env"):
+        parse_config(raw, env={})
+
+
+def test_seed_given_in_file_needs_no_environment(raw):
+    raw["draw"] = {"winner_count": 3, "seed": "inline"}
+    assert parse_config(raw, env={}).draw_seed == "inline"
+
+
+def test_tools_that_never_draw_may_load_without_the_seed(raw):
+    assert parse_config(raw, env={}, need_seed=False).draw_seed is None
+
+
+def test_bad_rate_defaults_to_one_percent(raw):
+    del raw["quality"]
+    assert parse_config(raw, ENV).max_bad_row_rate == 0.01
+
+
+def test_file_errors_name_the_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="nope.yaml: campaign config file not found"):
+        load_config(missing, env=ENV)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("campaign_id: [unclosed")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_config(broken, env=ENV)
+
+
+def test_pseudonym_key_is_read_from_its_environment_variable(raw):
+    config = parse_config(copy.deepcopy(raw), ENV)
+    assert config.pseudonym_key({"GROUPREBATE_PSEUDONYM_KEY": "k"}) == "k"
+    with pytest.raises(ConfigError, match="GROUPREBATE_PSEUDONYM_KEY is not set"):
+        config.pseudonym_key({})
