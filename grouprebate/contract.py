@@ -17,7 +17,7 @@ TIMESTAMP_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})"
 )
 TIMESTAMP_NO_OFFSET_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
-VERSION_RE = re.compile(r"\d{1,9}(\.\d{1,9})*")
+VERSION_RE = re.compile(r"\d{1,9}(\.\d{1,9}){0,9}")  # up to 10 components
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FUTURE_SKEW = dt.timedelta(hours=1)
 

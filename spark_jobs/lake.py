@@ -1,0 +1,52 @@
+"""Where the jobs keep their tables, and how they read and overwrite one ds partition.
+
+Layout under the lake root (all Parquet, partitioned by the run/arrival date ds):
+    <source>/ds=...                ingested, deduplicated landing rows (users, orders, ...)
+    quarantine/ds=...              bad rows with their reasons
+    ingest_report/ds=...           per-source counts of one ingest run
+    attribution/<table>/ds=...     the attribution job's tables as of ds
+    frozen/<table>/                the snapshot written by the freeze run
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+
+def partition_path(root: str | Path, table: str, ds: dt.date) -> str:
+    return f"{root}/{table}/ds={ds.isoformat()}"
+
+
+def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date) -> None:
+    """Replace exactly one ds partition of a table; re-running a day is therefore safe."""
+    df.write.mode("overwrite").parquet(partition_path(root, table, ds))
+
+
+def table_exists(root: str | Path, table: str) -> bool:
+    path = Path(f"{root}/{table}")
+    return path.is_dir() and any(p.name.startswith("ds=") for p in path.iterdir())
+
+
+def read_partitions(
+    spark: SparkSession,
+    root: str | Path,
+    table: str,
+    schema: T.StructType,
+    through: dt.date,
+    before: bool = False,
+) -> DataFrame:
+    """Rows of partitions ds <= through (ds < through when before=True), with a ds column.
+
+    A table no run has written yet reads as empty with its schema, so the first
+    days of a campaign need no special case.
+    """
+    full = T.StructType([*schema.fields, T.StructField("ds", T.DateType())])
+    if not table_exists(root, table):
+        return spark.createDataFrame([], full)
+    df = spark.read.schema(full).option("basePath", f"{root}/{table}").parquet(f"{root}/{table}")
+    limit = df["ds"] < through if before else df["ds"] <= through
+    return df.where(limit)

@@ -1,0 +1,32 @@
+"""Shared fixtures: one local Spark session per test session, and the 2018 config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grouprebate.config import CampaignConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_PATH = ROOT / "config" / "xhq-2018.yaml"
+TEST_ENV = {"GROUPREBATE_DRAW_SEED": "test-seed", "GROUPREBATE_PSEUDONYM_KEY": "test-key"}
+
+
+@pytest.fixture(scope="session")
+def config() -> CampaignConfig:
+    return load_config(CONFIG_PATH, env=TEST_ENV)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ.setdefault("SPARK_MASTER", "local[2]")
+    os.environ.setdefault("SPARK_SHUFFLE_PARTITIONS", "2")
+    os.environ.setdefault("SPARK_DRIVER_MEMORY", "2g")
+    from spark_jobs.session import get_spark
+
+    session = get_spark("grouprebate-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

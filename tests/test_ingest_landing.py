@@ -1,0 +1,168 @@
+"""Ingest: contract checks, quarantine reasons, dedup by first arrival, threshold, re-runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from grouprebate import contract
+from spark_jobs.ingest_landing import BadRowRateExceeded, ingest
+
+DS = dt.date(2018, 11, 5)
+NEXT = dt.date(2018, 11, 6)
+
+
+def order(order_id: str, total: int = 1000, at: str = "2018-11-05T10:00:00+08:00") -> dict:
+    return {"order_id": order_id, "buyer_user_id": "u1", "item_id": "i1", "seller_id": "s1",
+            "total_fen": total, "created_at": at, "client_version": "8.10.0"}
+
+
+def write(landing: Path, source: str, ds: dt.date, lines: list, name: str = "a.jsonl") -> None:
+    folder = landing / source / f"ds={ds}"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "".join((ln if isinstance(ln, str) else json.dumps(ln)) + "\n" for ln in lines)
+    if name.endswith(".gz"):
+        with gzip.open(folder / name, "wt") as handle:
+            handle.write(text)
+    else:
+        (folder / name).write_text(text)
+
+
+def rows(spark, path: Path) -> list[dict]:
+    return sorted((r.asDict() for r in spark.read.parquet(str(path)).collect()),
+                  key=lambda r: json.dumps(r, default=str, sort_keys=True))
+
+
+@pytest.fixture
+def relaxed(config):
+    """The 2018 config with a threshold loose enough for hand-made bad lines."""
+    return config.__class__(**{**config.__dict__, "max_bad_row_rate": 0.99})
+
+
+def test_each_kind_of_bad_line_is_quarantined_with_its_reason(spark, tmp_path, relaxed):
+    bad = [
+        "not json at all",
+        "[1, 2]",
+        "",
+        {k: v for k, v in order("o2").items() if k != "seller_id"},
+        {**order("o3"), "total_fen": "1999"},
+        {**order("o4"), "order_id": 4},
+        {**order("o5"), "total_fen": 0},
+        {**order("o6"), "total_fen": 12.5},
+        {**order("o7"), "created_at": "2018-11-05T10:00:00"},
+        {**order("o8"), "created_at": "2018-11-07T02:00:00+08:00"},
+        {**order("o9"), "client_version": "8.x"},
+        {**order("o10"), "order_id": ""},
+        {**order("o11"), "created_at": "2018-02-30T10:00:00+08:00"},
+        {**order("o12"), "buyer_user_id": None},
+    ]
+    write(tmp_path / "landing", "orders", DS, [order("o1"), *bad])
+    counts = ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), relaxed, DS)
+    got = {r["line"]: r["reason"] for r in rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")}
+    source = contract.SOURCES["orders"]
+    assert got == {
+        2: contract.REASON_UNPARSEABLE,
+        3: contract.REASON_UNPARSEABLE,
+        4: contract.REASON_EMPTY,
+        5: "missing field seller_id",
+        6: contract.reason_mistyped(source.field("total_fen")),
+        7: contract.reason_mistyped(source.field("order_id")),
+        8: contract.reason_invalid(source.field("total_fen")),
+        9: contract.reason_mistyped(source.field("total_fen")),
+        10: contract.reason_no_offset("created_at"),
+        11: contract.reason_future("created_at"),
+        12: contract.reason_invalid(source.field("client_version")),
+        13: contract.reason_invalid(source.field("order_id")),
+        14: contract.reason_invalid(source.field("created_at")),
+        15: "missing field buyer_user_id",
+    }
+    assert counts[0].rows == 15 and counts[0].bad == 14 and counts[0].ingested == 1
+
+
+def test_spark_and_python_contract_checks_agree_line_by_line(spark, tmp_path, relaxed):
+    lines = [json.dumps(order("ok")), '{"order_id": 1}', "{oops", json.dumps(
+        {**order("late"), "created_at": "2018-11-06T00:59:59+08:00"}), json.dumps(
+        {**order("too-late"), "created_at": "2018-11-06T01:00:01+08:00"}), json.dumps(
+        {**order("z"), "created_at": "2018-11-05T02:00:00.25Z"})]
+    write(tmp_path / "landing", "orders", DS, lines)
+    ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), relaxed, DS)
+    spark_reasons = {r["line"]: r["reason"]
+                     for r in rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")}
+    source = contract.SOURCES["orders"]
+    python_reasons = {
+        i: reason for i, line in enumerate(lines, 1)
+        if (reason := contract.check_line(source, line, DS, relaxed.tz)[1])
+    }
+    assert spark_reasons == python_reasons
+    assert set(python_reasons) == {2, 3, 5}
+
+
+def test_exact_duplicate_is_dropped_and_conflict_is_quarantined(spark, tmp_path, config):
+    first = order("o1", total=1000)
+    fillers = [order(f"f{i}") for i in range(200)]
+    same_instant_other_offset = {**first, "created_at": "2018-11-05T02:00:00Z"}
+    write(tmp_path / "landing", "orders", DS, [first, *fillers, same_instant_other_offset,
+                                              {**first, "total_fen": 999}])
+    counts = ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), config, DS)
+    lake = rows(spark, tmp_path / "lake/orders" / f"ds={DS}")
+    assert [r["total_fen"] for r in lake if r["order_id"] == "o1"] == [1000]
+    quarantined = rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")
+    assert [(q["line"], q["reason"]) for q in quarantined] == [
+        (203, contract.reason_conflict(("order_id",)))
+    ]
+    assert (counts[0].duplicates, counts[0].bad, counts[0].ingested) == (1, 1, 201)
+
+
+def test_first_arrival_wins_across_days(spark, tmp_path, config):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write(landing, "orders", DS, [order("o1", total=1000), *[order(f"f{i}") for i in range(200)]])
+    write(landing, "orders", NEXT, [order("o1", total=1000), order("o1", total=5),
+                                    *[order(f"g{i}") for i in range(200)]])
+    ingest(spark, str(landing), str(lake), config, DS)
+    counts = ingest(spark, str(landing), str(lake), config, NEXT)
+    assert (counts[0].duplicates, counts[0].bad, counts[0].ingested) == (1, 1, 200)
+    assert not [r for r in rows(spark, lake / "orders" / f"ds={NEXT}") if r["order_id"] == "o1"]
+
+
+def test_gzip_files_are_read_with_their_line_numbers(spark, tmp_path, relaxed):
+    write(tmp_path / "landing", "orders", DS, [order("o1"), "broken"], name="b.jsonl.gz")
+    write(tmp_path / "landing", "orders", DS, [order("o2"), order("o3"), "broken"])
+    ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), relaxed, DS)
+    quarantined = rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")
+    assert sorted((q["file"], q["line"]) for q in quarantined) == [("a.jsonl", 3),
+                                                                    ("b.jsonl.gz", 2)]
+    lake = rows(spark, tmp_path / "lake/orders" / f"ds={DS}")
+    assert sorted(r["order_id"] for r in lake) == ["o1", "o2", "o3"]
+
+
+def test_bad_row_rate_above_threshold_fails_and_writes_no_lake_partition(
+        spark, tmp_path, config):
+    write(tmp_path / "landing", "orders", DS,
+          [*[order(f"o{i}") for i in range(98)], "bad", "worse"])
+    with pytest.raises(BadRowRateExceeded, match=r"orders: 2 of 100 rows bad \(2.00%\)"):
+        ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), config, DS)
+    assert not (tmp_path / "lake/orders" / f"ds={DS}").exists()
+    assert len(rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")) == 2
+
+
+def test_bad_row_rate_at_threshold_passes(spark, tmp_path, config):
+    write(tmp_path / "landing", "orders", DS, [*[order(f"o{i}") for i in range(99)], "bad"])
+    counts = ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), config, DS)
+    assert counts[0].bad_rate == pytest.approx(0.01)
+
+
+def test_rerunning_a_day_gives_identical_lake_and_quarantine(spark, tmp_path, relaxed):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write(landing, "orders", DS, [order("o1"), order("o2"), "junk", order("o1")])
+    write(landing, "payments", DS, [{"payment_id": "p1", "order_id": "o1", "stage": 1,
+                                     "amount_fen": 1000, "paid_at": "2018-11-05T10:00:00Z"}])
+    ingest(spark, str(landing), str(lake), relaxed, DS)
+    before = {t: rows(spark, lake / t / f"ds={DS}") for t in ("orders", "payments",
+                                                              "quarantine", "ingest_report")}
+    ingest(spark, str(landing), str(lake), relaxed, DS)
+    after = {t: rows(spark, lake / t / f"ds={DS}") for t in before}
+    assert before == after
