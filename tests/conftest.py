@@ -22,11 +22,18 @@ def config() -> CampaignConfig:
 @pytest.fixture(scope="session")
 def spark():
     os.environ.setdefault("SPARK_MASTER", "local[2]")
-    os.environ.setdefault("SPARK_SHUFFLE_PARTITIONS", "2")
     os.environ.setdefault("SPARK_DRIVER_MEMORY", "2g")
     from spark_jobs.session import get_spark
 
     session = get_spark("grouprebate-tests")
     session.sparkContext.setLogLevel("ERROR")
+    # Test frames are tiny: compiling generated code costs more than it saves.
+    for key, value in {
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    }.items():
+        session.conf.set(key, value)
     yield session
     session.stop()

@@ -86,7 +86,8 @@ def test_wrong_type_of_mapping(raw):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"draw_open": "2018-11-11T16:00:00+08:00"}, "draw_open must not be before accumulation_end"),
+        ({"draw_open": "2018-11-11T16:00:00+08:00"},
+         "draw_open must not be before accumulation_end"),
         ({"accumulation_end": "2018-10-31T00:00:00+08:00"},
          "accumulation_end must be after accumulation_start"),
         ({"calendar_start": "2018-11-02"}, "calendar_start must be on or before"),

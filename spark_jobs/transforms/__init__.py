@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame rules of SPEC §4, one module per concern."""

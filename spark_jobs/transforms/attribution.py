@@ -1,0 +1,123 @@
+"""Attribution of orders to groups through shares, and contributions (SPEC §4)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from spark_jobs.transforms.params import RuleParams
+from spark_jobs.transforms.versions import version_at_least
+
+
+def first_payments(payments: DataFrame) -> DataFrame:
+    """(order_id, first_payment_id, first_paid_at): smallest paid_at, ties by payment_id."""
+    first = Window.partitionBy("order_id").orderBy("paid_at", "payment_id")
+    return (
+        payments.withColumn("rank", F.row_number().over(first))
+        .where(F.col("rank") == 1)
+        .select(
+            "order_id",
+            F.col("payment_id").alias("first_payment_id"),
+            F.col("paid_at").alias("first_paid_at"),
+        )
+    )
+
+
+def qualifying_orders(orders: DataFrame, payments: DataFrame, p: RuleParams) -> DataFrame:
+    """Orders whose first payment is in the accumulation window, from a recent client."""
+    paid = orders.join(first_payments(payments), on="order_id", how="inner")
+    return paid.where(
+        (F.col("first_paid_at") >= F.lit(p.accumulation_start))
+        & (F.col("first_paid_at") < F.lit(p.accumulation_end))
+        & version_at_least(F.col("client_version"), p.min_client_version)
+    ).select("order_id", "buyer_user_id", "item_id", "first_paid_at")
+
+
+def qualifying_shares(shares: DataFrame, intervals: DataFrame, p: RuleParams) -> DataFrame:
+    """Shares from a recent client whose sharer was a member of the group when sharing."""
+    recent = shares.where(version_at_least(F.col("client_version"), p.min_client_version))
+    s, m = recent.alias("s"), intervals.alias("m")
+    sharer_was_member = (
+        (F.col("s.group_id") == F.col("m.group_id"))
+        & (F.col("s.sharer_user_id") == F.col("m.user_id"))
+        & (F.col("m.joined_at") <= F.col("s.shared_at"))
+        & (F.col("m.left_at").isNull() | (F.col("m.left_at") > F.col("s.shared_at")))
+    )
+    return (
+        s.join(m, on=sharer_was_member, how="left_semi")
+        .select("share_id", "group_id", "sharer_user_id", "item_id", "shared_at")
+    )
+
+
+def attribute_orders(
+    orders: DataFrame, payments: DataFrame, shares: DataFrame, intervals: DataFrame,
+    p: RuleParams,
+) -> DataFrame:
+    """One row per attributed order with its group and share (last touch, then share_id).
+
+    The join goes buyer -> the buyer's groups at payment time -> shares of the
+    item in those groups, so a popular item never multiplies across all groups.
+    """
+    o = qualifying_orders(orders, payments, p).alias("o")
+    m = intervals.alias("m")
+    buyer_is_member = (
+        (F.col("o.buyer_user_id") == F.col("m.user_id"))
+        & (F.col("m.joined_at") <= F.col("o.first_paid_at"))
+        & (F.col("m.left_at").isNull() | (F.col("m.left_at") > F.col("o.first_paid_at")))
+    )
+    in_groups = o.join(m, on=buyer_is_member, how="inner").select("o.*", "m.group_id")
+    s = qualifying_shares(shares, intervals, p).alias("s")
+    c = in_groups.alias("c")
+    touches = (
+        (F.col("c.group_id") == F.col("s.group_id"))
+        & (F.col("c.item_id") == F.col("s.item_id"))
+        & (F.col("s.shared_at") <= F.col("c.first_paid_at"))
+        & (F.col("s.sharer_user_id") != F.col("c.buyer_user_id"))
+    )
+    candidates = c.join(s, on=touches, how="inner").select(
+        "c.order_id", "c.group_id", "s.share_id", "c.buyer_user_id", "s.sharer_user_id",
+        "c.item_id", "s.shared_at", "c.first_paid_at",
+    )
+    last_touch = Window.partitionBy("order_id").orderBy(
+        F.col("shared_at").desc(), F.col("share_id").asc()
+    )
+    return (
+        candidates.withColumn("rank", F.row_number().over(last_touch))
+        .where(F.col("rank") == 1)
+        .drop("rank")
+    )
+
+
+def contributions(
+    attributed: DataFrame, payments: DataFrame, refunds: DataFrame, p: RuleParams
+) -> DataFrame:
+    """Attributed orders with paid, refunded and contribution fen, counted up to draw_open."""
+    cutoff = F.lit(p.draw_open)
+    paid = (
+        payments.where(F.col("paid_at") <= cutoff)
+        .groupBy("order_id")
+        .agg(F.sum("amount_fen").alias("paid_fen"))
+    )
+    refunded = (
+        refunds.where(F.col("refunded_at") <= cutoff)
+        .groupBy("order_id")
+        .agg(F.sum("amount_fen").alias("refunded_fen"))
+    )
+    return (
+        attributed.join(paid, on="order_id", how="left")
+        .join(refunded, on="order_id", how="left")
+        .withColumn("paid_fen", F.coalesce("paid_fen", F.lit(0)).cast("long"))
+        .withColumn("refunded_fen", F.coalesce("refunded_fen", F.lit(0)).cast("long"))
+        .withColumn(
+            "contribution_fen",
+            F.greatest(F.col("paid_fen") - F.col("refunded_fen"), F.lit(0)).cast("long"),
+        )
+    )
+
+
+def member_contributions(attributed: DataFrame) -> DataFrame:
+    """(group_id, user_id, contribution_fen, attributed_orders) per buying member."""
+    return attributed.groupBy("group_id", F.col("buyer_user_id").alias("user_id")).agg(
+        F.sum("contribution_fen").cast("long").alias("contribution_fen"),
+        F.count(F.lit(1)).alias("attributed_orders"),
+    )

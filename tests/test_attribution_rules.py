@@ -1,0 +1,314 @@
+"""One test per clause of SPEC §4 attribution, on tiny hand-built campaigns.
+
+Base story: creator c (F, 700) opens g1 on 10-25 with a, b, d; a shares item i1
+on 11-02; b buys it, first paying 1,000 fen on 11-05. Each test bends one fact.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_jobs.attribute_orders import standings
+from spark_jobs.transforms.membership import membership_intervals
+from spark_jobs.transforms.params import RuleParams
+from tests.lake_builders import (
+    group,
+    join,
+    lake_tables,
+    leave,
+    order,
+    payment,
+    refund,
+    share,
+    ts,
+    user,
+)
+
+
+def base() -> dict[str, list[dict]]:
+    return {
+        "users": [user("c"), user("a"), user("b"), user("d")],
+        "groups": [group("g1", "c")],
+        "memberships": [join("m0", "g1", "c", "10-25 10:00"), join("m1", "g1", "a", "10-26 10:00"),
+                        join("m2", "g1", "b", "10-26 11:00"), join("m3", "g1", "d", "10-26 12:00")],
+        "shares": [share("s1", "g1", "a", "i1", "11-02 10:00")],
+        "orders": [order("o1", "b", "i1")],
+        "payments": [payment("p1", "o1", 1000, "11-05 10:00")],
+    }
+
+
+@pytest.fixture
+def run(spark, config):
+    params = RuleParams.from_config(config)
+
+    def _run(rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        tables = lake_tables(spark, **rows)
+        intervals = membership_intervals(tables["memberships"])
+        results = standings(tables, intervals.cache(), params)
+        return {name: [r.asDict() for r in df.cache().collect()]
+                for name, df in results.items()}
+
+    return _run
+
+
+def attributed(result) -> dict[str, tuple]:
+    return {r["order_id"]: (r["group_id"], r["share_id"], r["contribution_fen"])
+            for r in result["attributed_orders"]}
+
+
+def pool(result, group_id: str = "g1") -> dict:
+    return next(r for r in result["group_pools"] if r["group_id"] == group_id)
+
+
+def test_base_story_attributes_the_order_to_the_share(run):
+    result = run(base())
+    assert attributed(result) == {"o1": ("g1", "s1", 1000)}
+    row = result["attributed_orders"][0]
+    assert (row["buyer_user_id"], row["sharer_user_id"]) == ("b", "a")
+    assert row["first_paid_at"] == ts("11-05 10:00").replace(tzinfo=None)
+    assert pool(result)["pool_fen"] == 1000
+    assert pool(result)["is_eligible"]
+
+
+def test_membership_at_a_time_follows_the_latest_event_with_event_id_breaking_ties(spark):
+    events = lake_tables(spark, memberships=[
+        join("e1", "g1", "u", "10-26 10:00"),
+        leave("e3", "g1", "u", "11-01 10:00"),
+        join("e2", "g1", "u", "11-01 10:00"),   # same instant: e3 is the later event
+        join("e4", "g1", "u", "11-03 10:00"),
+        join("e5", "g1", "u", "11-04 10:00"),   # a repeated join changes nothing
+    ])["memberships"]
+    intervals = sorted((r.joined_at, r.left_at) for r in membership_intervals(events).collect())
+    naive = [ts(t).replace(tzinfo=None) for t in
+             ("10-26 10:00", "11-01 10:00", "11-03 10:00", "11-04 10:00")]
+    assert intervals == [(naive[0], naive[1]), (naive[2], naive[3]), (naive[3], None)]
+
+
+def test_sharer_must_be_a_member_when_sharing(run):
+    rows = base()
+    rows["memberships"][1] = join("m1", "g1", "a", "11-03 10:00")  # a joins after sharing
+    assert attributed(run(rows)) == {}
+
+
+def test_sharer_who_left_after_sharing_still_counts(run):
+    rows = base()
+    rows["memberships"].append(leave("m9", "g1", "a", "11-03 10:00"))
+    assert attributed(run(rows)) == {"o1": ("g1", "s1", 1000)}
+
+
+def test_self_share_does_not_attribute(run):
+    rows = base()
+    rows["shares"] = [share("s1", "g1", "b", "i1", "11-02 10:00")]
+    assert attributed(run(rows)) == {}
+
+
+def test_buyer_must_be_a_member_at_first_payment(run):
+    rows = base()
+    rows["memberships"].append(leave("m9", "g1", "b", "11-04 10:00"))
+    assert attributed(run(rows)) == {}
+    rows["memberships"].append(join("m10", "g1", "b", "11-05 10:00"))  # back at payment time
+    assert attributed(run(rows)) == {"o1": ("g1", "s1", 1000)}
+
+
+def test_share_after_the_first_payment_does_not_count(run):
+    rows = base()
+    rows["shares"] = [share("s1", "g1", "a", "i1", "11-05 10:01")]
+    assert attributed(run(rows)) == {}
+
+
+def test_share_at_the_payment_instant_counts(run):
+    rows = base()
+    rows["shares"] = [share("s1", "g1", "a", "i1", "11-05 10:00")]
+    assert attributed(run(rows)) == {"o1": ("g1", "s1", 1000)}
+
+
+def test_last_touch_wins(run):
+    rows = base()
+    rows["shares"].append(share("s0", "g1", "d", "i1", "11-03 10:00"))
+    assert attributed(run(rows)) == {"o1": ("g1", "s0", 1000)}
+
+
+def test_last_touch_tie_goes_to_the_smallest_share_id(run):
+    rows = base()
+    rows["shares"] = [share("s9", "g1", "a", "i1", "11-02 10:00"),
+                      share("s10", "g1", "d", "i1", "11-02 10:00")]
+    assert attributed(run(rows))["o1"][1] == "s10"  # ids compare as strings
+
+
+def test_an_order_goes_to_at_most_one_group_the_latest_touch(run):
+    rows = base()
+    rows["groups"].append(group("g2", "c"))
+    rows["memberships"] += [join("n0", "g2", "c", "10-25 10:00"), join("n1", "g2", "b", "10-27 10:00")]
+    rows["shares"].append(share("t1", "g2", "c", "i1", "11-04 10:00"))
+    assert attributed(run(rows)) == {"o1": ("g2", "t1", 1000)}
+
+
+def test_multi_stage_order_is_attributed_once_at_its_first_payment(run):
+    rows = base()
+    rows["payments"] = [payment("p1", "o1", 300, "11-05 10:00", stage=1),
+                        payment("p2", "o1", 700, "11-11 10:00", stage=2),
+                        payment("p3", "o1", 50, "11-11 10:00", stage=2)]
+    result = run(rows)
+    assert attributed(result) == {"o1": ("g1", "s1", 1050)}
+    assert result["attributed_orders"][0]["first_paid_at"] == ts("11-05 10:00").replace(tzinfo=None)
+
+
+def test_first_payment_tie_goes_to_the_smallest_payment_id(run):
+    rows = base()
+    rows["shares"] = [share("s1", "g1", "a", "i1", "11-05 10:00")]
+    rows["payments"] = [payment("pB", "o1", 600, "11-05 10:00"),
+                        payment("pA", "o1", 400, "11-05 10:00")]
+    result = run(rows)
+    assert attributed(result) == {"o1": ("g1", "s1", 1000)}
+
+
+def test_presale_deposit_before_the_window_keeps_the_order_out(run):
+    rows = base()
+    rows["shares"] = [share("s1", "g1", "a", "i1", "10-27 10:00")]
+    rows["payments"] = [payment("p1", "o1", 100, "10-28 10:00", stage=1),
+                        payment("p2", "o1", 900, "11-11 10:00", stage=2)]
+    assert attributed(run(rows)) == {}
+
+
+@pytest.mark.parametrize(
+    ("paid_at", "counts"),
+    [
+        ("2018-11-01T00:00:00+08:00", True),       # accumulation_start is inclusive
+        ("2018-10-31T15:59:59.999999Z", False),
+        ("2018-11-11T23:59:59+08:00", True),
+        ("2018-11-12T00:00:00+08:00", False),      # accumulation_end is exclusive
+        ("2018-11-11T16:00:00Z", False),           # the same instant, written in UTC
+    ],
+)
+def test_accumulation_window_edges(run, paid_at, counts):
+    rows = base()
+    rows["shares"] = [share("s1", "g1", "a", "i1", "10-30 10:00")]
+    rows["payments"] = [payment("p1", "o1", 1000, paid_at)]
+    assert bool(attributed(run(rows))) is counts
+
+
+def test_refund_before_draw_open_reduces_the_contribution_and_after_does_not(run):
+    rows = base()
+    rows["refunds"] = [refund("r1", "o1", 300, "11-12 15:59"),
+                       refund("r2", "o1", 500, "11-12 16:01")]
+    assert attributed(run(rows))["o1"][2] == 700
+
+
+def test_refund_at_the_draw_open_instant_counts(run):
+    rows = base()
+    rows["refunds"] = [refund("r1", "o1", 300, "11-12 16:00")]
+    assert attributed(run(rows))["o1"][2] == 700
+
+
+def test_full_refund_leaves_a_zero_contribution_never_negative(run):
+    rows = base()
+    rows["refunds"] = [refund("r1", "o1", 1000, "11-06 10:00"), refund("r2", "o1", 200, "11-07 10:00")]
+    result = run(rows)
+    assert attributed(result) == {"o1": ("g1", "s1", 0)}
+    assert pool(result)["pool_fen"] == 0
+    assert not pool(result)["is_eligible"]
+
+
+def test_payment_after_draw_open_is_not_in_the_contribution(run):
+    rows = base()
+    rows["payments"].append(payment("p2", "o1", 500, "11-12 16:00:01"))
+    assert attributed(run(rows))["o1"][2] == 1000
+
+
+@pytest.mark.parametrize(
+    ("order_version", "share_version", "counts"),
+    [
+        ("8.10.0", "8.1.0", True),    # 8.10.0 > 8.9.0 > 8.1.0 numerically
+        ("8.9.0", "8.10", True),
+        ("8.1", "8.1.0.0", True),     # missing components are zeros
+        ("8.0.9", "8.1.0", False),
+        ("8.1.0", "7.99.99", False),
+        ("10.0.0", "8.2.0", True),
+    ],
+)
+def test_client_versions_compare_as_versions(run, order_version, share_version, counts):
+    rows = base()
+    rows["orders"] = [order("o1", "b", "i1", version=order_version)]
+    rows["shares"] = [share("s1", "g1", "a", "i1", "11-02 10:00", version=share_version)]
+    assert bool(attributed(run(rows))) is counts
+
+
+def test_member_contribution_sums_the_buyers_orders_in_the_group(run):
+    rows = base()
+    rows["orders"].append(order("o2", "b", "i1"))
+    rows["orders"].append(order("o3", "d", "i1"))
+    rows["payments"] += [payment("p2", "o2", 250, "11-06 10:00"),
+                         payment("p3", "o3", 40, "11-06 10:00")]
+    result = run(rows)
+    members = {r["user_id"]: r["contribution_fen"] for r in result["member_contributions"]}
+    assert members == {"b": 1250, "d": 40}
+    assert pool(result)["pool_fen"] == 1290
+
+
+def test_creator_must_be_a_woman(run):
+    rows = base()
+    rows["users"][0] = user("c", gender="M")
+    row = pool(run(rows))
+    assert not row["is_valid"] and not row["is_eligible"]
+    assert row["invalid_reason"] == "creator gender M, must be F"
+
+
+def test_creator_naughty_value_is_taken_at_creation(run):
+    rows = base()
+    rows["users"][0] = user("c", naughty=599, since="10-01 00:00")
+    rows["users"].append(user("c", naughty=900, since="10-25 10:01"))  # raised after creation
+    row = pool(run(rows))
+    assert row["invalid_reason"] == "creator naughty value 599 below 600"
+    rows["users"][0] = user("c", naughty=600, since="10-01 00:00")
+    rows["users"][-1] = user("c", naughty=100, since="10-26 00:00")   # dropped after creation
+    assert pool(run(rows))["is_valid"]
+
+
+def test_creator_without_a_profile_at_creation_is_invalid(run):
+    rows = base()
+    rows["users"][0] = user("c", since="10-25 10:01")
+    assert pool(run(rows))["invalid_reason"] == "creator profile unknown at creation"
+
+
+def _crowd(n: int, at: str = "10-28 10:00") -> list[dict]:
+    return [join(f"x{i}", "g1", f"x{i}", at) for i in range(n)]
+
+
+def test_fifteen_members_is_valid_sixteen_at_any_moment_is_not(run):
+    rows = base()
+    rows["memberships"] += _crowd(11)  # 4 + 11 = 15
+    assert pool(run(rows))["is_valid"]
+    rows["memberships"] += [join("y", "g1", "y", "10-29 10:00"), leave("y2", "g1", "y", "10-30 10:00")]
+    row = pool(run(rows))
+    assert row["invalid_reason"] == "16 members at once before draw_open, more than 15"
+    assert row["member_count_at_draw_open"] == 15
+
+
+def test_simultaneous_leave_and_join_never_count_as_sixteen(run):
+    rows = base()
+    rows["memberships"] += _crowd(11)
+    rows["memberships"] += [leave("z0", "g1", "x0", "10-30 10:00"), join("z1", "g1", "z", "10-30 10:00")]
+    assert pool(run(rows))["is_valid"]
+
+
+def test_crowds_after_draw_open_do_not_invalidate(run):
+    rows = base()
+    rows["memberships"] += _crowd(12, at="11-12 16:00:01")
+    assert pool(run(rows))["is_valid"]
+
+
+def test_member_count_at_draw_open_and_the_minimum_for_eligibility(run):
+    rows = base()
+    rows["memberships"].append(leave("m9", "g1", "d", "11-12 16:00"))  # leaves at the instant
+    row = pool(run(rows))
+    assert row["member_count_at_draw_open"] == 3
+    assert row["is_valid"] and not row["is_eligible"]
+    rows["memberships"].append(join("m10", "g1", "e", "11-12 16:00"))
+    assert pool(run(rows))["member_count_at_draw_open"] == 4
+    assert pool(run(rows))["is_eligible"]
+
+
+def test_group_known_only_from_memberships_is_excluded_with_a_reason(run):
+    rows = base()
+    rows["memberships"].append(join("q1", "ghost", "a", "10-27 10:00"))
+    assert pool(run(rows), "ghost")["invalid_reason"] == "group record not received"
