@@ -3,9 +3,10 @@
     spark-submit spark_jobs/attribute_orders.py --lake DIR --config FILE --ds DATE
 
 Reads every lake partition up to ds. Before the freeze it writes the
-standings as of ds; the run whose ds is the date of draw_open also writes
-the frozen snapshot (refusing to overwrite a different one); later runs keep
-the snapshot and only refresh memberships, orphans and the late-arrivals list.
+standings as of ds; the run whose ds is the date of draw_open writes the
+frozen snapshot (its partition, guarded by a digest manifest so a different
+re-run fails instead of overwriting it); later runs leave that snapshot alone
+and only refresh memberships, orphans and the late-arrivals list.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from spark_jobs.transforms.params import RuleParams
 from spark_jobs.transforms.reports import late_arrivals, orphans
 
 FROZEN_TABLES = ("attributed_orders", "member_contributions", "group_pools")
+FREEZE_MANIFEST = "attribution/_freeze_manifest.json"
 
 
 class FrozenSnapshotConflict(RuntimeError):
@@ -70,42 +72,52 @@ def table_digest(df: DataFrame) -> str:
     return f"{result['n']}:{result['h'] or 0}"
 
 
-def freeze(tables: dict[str, DataFrame], lake: str) -> None:
-    """Write the frozen snapshot once; an identical re-run is a no-op, a different one fails."""
-    manifest_path = Path(lake) / "frozen" / "_manifest.json"
-    digests = {name: table_digest(tables[name]) for name in FROZEN_TABLES}
-    if manifest_path.exists():
-        published = json.loads(manifest_path.read_text())
-        if published != digests:
-            raise FrozenSnapshotConflict(
-                f"the frozen snapshot in {manifest_path.parent} was published with different "
-                "contents; published pools never change. Investigate the landing partitions "
-                "up to the draw date, or archive the snapshot deliberately before re-freezing."
-            )
-        return
-    for name in FROZEN_TABLES:
-        tables[name].write.mode("overwrite").parquet(f"{lake}/frozen/{name}")
-    manifest_path.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+def check_freeze(results: dict[str, DataFrame], lake: str) -> dict[str, str]:
+    """Digests of the freeze run's tables; refuses results that differ from published ones.
+
+    The freeze partition (ds = date of draw_open) is the published snapshot:
+    an identical re-run may rewrite it, a different one must not.
+    """
+    digests = {name: table_digest(results[name]) for name in FROZEN_TABLES}
+    manifest = Path(lake) / FREEZE_MANIFEST
+    if manifest.exists() and json.loads(manifest.read_text()) != digests:
+        raise FrozenSnapshotConflict(
+            f"the freeze run's results differ from the snapshot published in {manifest}; "
+            "published pools never change. Investigate the landing partitions up to the "
+            "draw date, or archive the snapshot deliberately before re-freezing."
+        )
+    return digests
+
+
+def write_tables(lake: str, ds: dt.date, tables: dict[str, DataFrame]) -> None:
+    for name, df in tables.items():
+        overwrite_partition(df, lake, f"attribution/{name}", ds)
 
 
 def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.date) -> str:
-    """Run the day's attribution; returns the phase it ran ('standings', 'freeze', 'frozen')."""
+    """Run the day's attribution; returns the phase it ran ('standings', 'freeze', 'frozen').
+
+    Every run writes every table it owns (empty when there is nothing), so
+    readers never meet a missing table.
+    """
     p = RuleParams.from_config(config)
     tables = read_lake(spark, lake, ds)
     intervals = membership_intervals(tables["memberships"]).cache()
-    overwrite_partition(intervals, lake, "attribution/membership_intervals", ds)
-    overwrite_partition(orphans(tables), lake, "attribution/orphans", ds)
+    late = late_arrivals(tables, config.freeze_ds, config.draw_open)
+    write_tables(lake, ds, {"membership_intervals": intervals, "orphans": orphans(tables),
+                            "late_arrivals": late})
     if ds > config.freeze_ds:
-        late = late_arrivals(tables, config.freeze_ds, config.draw_open)
-        overwrite_partition(late, lake, "attribution/late_arrivals", ds)
         return "frozen"
     results = {name: df.cache() for name, df in standings(tables, intervals, p).items()}
-    for name, df in results.items():
-        overwrite_partition(df, lake, f"attribution/{name}", ds)
-    if ds == config.freeze_ds:
-        freeze(results, lake)
-        return "freeze"
-    return "standings"
+    if ds < config.freeze_ds:
+        write_tables(lake, ds, results)
+        return "standings"
+    digests = check_freeze(results, lake)
+    write_tables(lake, ds, results)
+    manifest = Path(lake) / FREEZE_MANIFEST
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+    return "freeze"
 
 
 def main(argv: list[str] | None = None) -> int:

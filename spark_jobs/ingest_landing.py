@@ -180,11 +180,14 @@ def ingest(
     quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
     accepted: dict[str, DataFrame] = {}
     for name, source in SOURCES.items():
-        if not has_files(landing, name, ds):
-            continue
-        parsed = parse_lines(read_lines(spark, landing, name, ds), source, deadline).cache()
         schema = T.StructType([*record_schema(source).fields,
                                T.StructField("row_hash", T.StringType())])
+        if not has_files(landing, name, ds):
+            accepted[name] = spark.createDataFrame([], schema).select(
+                "*", F.lit(None).cast("string").alias("file"),
+                F.lit(None).cast("long").alias("line"))
+            continue
+        parsed = parse_lines(read_lines(spark, landing, name, ds), source, deadline).cache()
         earlier = read_partitions(spark, lake, name, schema, ds, before=True)
         classified = classify_arrivals(parsed, earlier, source).cache()
         counts.append(count_source(parsed, classified, name))

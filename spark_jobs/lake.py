@@ -4,8 +4,10 @@ Layout under the lake root (all Parquet, partitioned by the run/arrival date ds)
     <source>/ds=...                ingested, deduplicated landing rows (users, orders, ...)
     quarantine/ds=...              bad rows with their reasons
     ingest_report/ds=...           per-source counts of one ingest run
-    attribution/<table>/ds=...     the attribution job's tables as of ds
-    frozen/<table>/                the snapshot written by the freeze run
+    attribution/<table>/ds=...     the attribution job's tables as of ds; the
+                                   partition of the draw date is the frozen snapshot
+Every job writes every table it owns for its ds, empty when there is nothing,
+so a reader never meets a missing table or partition.
 """
 
 from __future__ import annotations

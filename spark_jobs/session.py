@@ -27,6 +27,8 @@ def get_spark(app_name: str) -> SparkSession:
         )
     spark = builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # Instants stored as UTC-adjusted micros: DuckDB and Postgres read them as timestamptz.
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     spark.conf.set(
         "spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8")
     )
