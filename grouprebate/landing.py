@@ -102,3 +102,8 @@ def validate_landing(
     if not root.is_dir():
         raise LandingError(f"{root}: landing zone directory not found")
     return {name: validate_source(root, source, config) for name, source in SOURCES.items()}
+
+
+def partition_arrived(root: Path, ds: dt.date) -> bool:
+    """Whether any source has a landing partition for ds (the nightly run may start)."""
+    return any((root / name / f"ds={ds.isoformat()}").is_dir() for name in SOURCES)

@@ -1,0 +1,188 @@
+"""
+### grouprebate — the nightly run of a group full-rebate campaign
+
+One run per campaign date `ds` (SPEC §6), in order, from the config's
+`calendar_start` to its `calendar_end`, at 02:00 in the campaign timezone
+after the day has ended. Each run:
+
+1. `wait_for_landing` — waits for the day's landing partition (fails clearly on timeout);
+2. `ingest_landing` — Spark: contract checks, dedup, quarantine, the lake partition;
+3. `check_landing_quality` — gate: the bad-row threshold of every source;
+4. `attribute_orders` — Spark: attribution and pools as of ds; the draw date freezes them;
+5. `check_attribution_quality` — gate: the money identities of the attribution tables;
+6. `build_marts` — dbt build (models and tests) as of ds;
+7. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
+   `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date,
+   `publish_winner_list` on the publish date, `export_payouts` from the draw onward.
+
+Every task reads and overwrites what belongs to its ds only, so any date can be
+re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
+`GROUPREBATE_CONFIG`; Spark from the Airflow connection `spark_grouprebate`
+(Spark Connect or a master URL). The rules live in `spark_jobs/` and `dbt/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+
+from grouprebate.alerts import notify_failure
+from grouprebate.calendar import (
+    EXPORT_PAYOUTS,
+    PUBLISH_DRAW_AUDIT,
+    PUBLISH_SEED_DIGEST,
+    PUBLISH_WINNER_LIST,
+)
+from grouprebate.config import load_config
+from grouprebate.paths import config_path
+
+CONFIG = load_config(config_path(), need_seed=False)
+SPARK_CONN_ID = "spark_grouprebate"
+RUN_AT = dt.time(2, 0)
+
+
+def _at_run_time(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, RUN_AT, tzinfo=CONFIG.tz)
+
+
+def _ds(data_interval_start: dt.datetime) -> dt.date:
+    from grouprebate.calendar import run_date
+
+    return run_date(data_interval_start, CONFIG)
+
+
+@dag(
+    dag_id="grouprebate_campaign",
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable(f"{RUN_AT.minute} {RUN_AT.hour} * * *",
+                                       timezone=CONFIG.timezone),
+    start_date=_at_run_time(CONFIG.calendar_start),
+    end_date=_at_run_time(CONFIG.calendar_end),
+    catchup=True,
+    max_active_runs=1,
+    tags=["grouprebate", CONFIG.campaign_id],
+    default_args={
+        "depends_on_past": True,
+        "retries": int(os.environ.get("GROUPREBATE_RETRIES", "2")),
+        "retry_delay": dt.timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(hours=1),
+        "on_failure_callback": notify_failure,
+    },
+)
+def grouprebate_campaign():
+    @task.sensor(
+        poke_interval=300,
+        timeout=int(os.environ.get("GROUPREBATE_LANDING_TIMEOUT", str(6 * 3600))),
+        mode="reschedule",
+    )
+    def wait_for_landing(data_interval_start=None) -> bool:
+        from grouprebate.landing import partition_arrived
+        from grouprebate.paths import RunPaths
+
+        return partition_arrived(RunPaths.from_env().landing, _ds(data_interval_start))
+
+    @task.pyspark(conn_id=SPARK_CONN_ID)
+    def ingest_landing(spark=None, data_interval_start=None) -> None:
+        from grouprebate.paths import RunPaths
+        from spark_jobs.ingest_landing import ingest
+        from spark_jobs.session import configure
+
+        paths = RunPaths.from_env()
+        ingest(configure(spark), str(paths.landing), str(paths.lake), CONFIG,
+               _ds(data_interval_start))
+
+    @task
+    def check_landing_quality(data_interval_start=None) -> None:
+        from grouprebate.paths import RunPaths
+        from grouprebate.quality import check_landing
+
+        check_landing(RunPaths.from_env().lake, _ds(data_interval_start))
+
+    @task.pyspark(conn_id=SPARK_CONN_ID)
+    def attribute_orders(spark=None, data_interval_start=None) -> str:
+        from grouprebate.paths import RunPaths
+        from spark_jobs.attribute_orders import attribute
+        from spark_jobs.session import configure
+
+        paths = RunPaths.from_env()
+        return attribute(configure(spark), str(paths.lake), CONFIG, _ds(data_interval_start))
+
+    @task
+    def check_attribution_quality(data_interval_start=None) -> None:
+        from grouprebate.paths import RunPaths
+        from grouprebate.quality import check_attribution
+
+        check_attribution(RunPaths.from_env().lake, _ds(data_interval_start))
+
+    @task
+    def build_marts(data_interval_start=None) -> None:
+        from grouprebate.paths import RunPaths
+        from grouprebate.warehouse import build
+
+        paths = RunPaths.from_env()
+        ds = _ds(data_interval_start)
+        config = load_config(config_path(), need_seed=ds >= CONFIG.freeze_ds)
+        build(config, ds, paths.lake, warehouse=paths.warehouse)
+
+    @task.branch
+    def choose_calendar_steps(data_interval_start=None) -> list[str]:
+        from grouprebate.calendar import steps_for
+
+        return steps_for(CONFIG, _ds(data_interval_start))
+
+    @task(task_id=PUBLISH_SEED_DIGEST)
+    def publish_seed_digest() -> str:
+        from grouprebate.paths import RunPaths
+        from grouprebate.publish import publish_seed_digest as publish
+
+        return str(publish(load_config(config_path()), RunPaths.from_env().exports))
+
+    @task(task_id=PUBLISH_DRAW_AUDIT)
+    def publish_draw_audit() -> str:
+        from grouprebate.paths import RunPaths
+        from grouprebate.publish import duckdb_query
+        from grouprebate.publish import publish_draw_audit as publish
+
+        paths = RunPaths.from_env()
+        return str(publish(duckdb_query(paths.warehouse), load_config(config_path()),
+                           paths.exports))
+
+    @task(task_id=PUBLISH_WINNER_LIST)
+    def publish_winner_list() -> str:
+        from grouprebate.paths import RunPaths
+        from grouprebate.publish import duckdb_query
+        from grouprebate.publish import publish_winner_list as publish
+
+        paths = RunPaths.from_env()
+        config = load_config(config_path())
+        return str(publish(duckdb_query(paths.warehouse), config, config.pseudonym_key(),
+                           paths.exports))
+
+    @task(task_id=EXPORT_PAYOUTS)
+    def export_payouts(data_interval_start=None) -> dict:
+        from grouprebate.paths import RunPaths
+        from grouprebate.publish import duckdb_query
+        from grouprebate.publish import export_payouts as export
+
+        paths = RunPaths.from_env()
+        return export(duckdb_query(paths.warehouse), CONFIG, _ds(data_interval_start),
+                      paths.exports)
+
+    steps = choose_calendar_steps()
+    chain(
+        wait_for_landing(),
+        ingest_landing(),
+        check_landing_quality(),
+        attribute_orders(),
+        check_attribution_quality(),
+        build_marts(),
+        steps,
+    )
+    steps >> [publish_seed_digest(), publish_draw_audit(), publish_winner_list(),
+              export_payouts()]
+
+
+campaign_dag = grouprebate_campaign()

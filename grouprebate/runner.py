@@ -1,0 +1,199 @@
+"""`grouprebate run`: the real nightly DAG, executed locally date after date.
+
+Everything a run keeps lives under the work directory (Airflow's home and
+metadata DB, the lake, the DuckDB warehouse, the exports). One Spark Connect
+server serves the whole run and the DAG runs in this one process
+(`dag.test()` per date), so no date pays a JVM, an Airflow or a dbt start-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grouprebate.config import CampaignConfig, load_config
+from grouprebate.paths import REPO_ROOT, RunPaths
+
+DAG_FILE = REPO_ROOT / "dags" / "grouprebate_campaign.py"
+DAG_ID = "grouprebate_campaign"
+CONNECT_PORT = int(os.environ.get("GROUPREBATE_CONNECT_PORT", "15002"))
+
+
+class RunFailed(RuntimeError):
+    """A calendar date whose DAG run did not succeed."""
+
+
+@dataclass
+class DateResult:
+    ds: dt.date
+    state: str
+    seconds: float
+    tasks: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+
+def airflow_env(paths: RunPaths, config_file: Path, spark_conn: dict) -> dict[str, str]:
+    """Environment for a self-contained local Airflow: its home, DB and the DAG's inputs."""
+    home = paths.airflow_home
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("GROUPREBATE_LOG_LEVEL", "WARNING"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW_CONN_SPARK_GROUPREBATE": json.dumps(spark_conn),
+        "GROUPREBATE_LANDING": str(paths.landing),
+        "GROUPREBATE_WORKDIR": str(paths.workdir),
+        "GROUPREBATE_CONFIG": str(config_file),
+        # A local run fails fast and says why; production keeps its retries and waits.
+        "GROUPREBATE_RETRIES": "0",
+        "GROUPREBATE_LANDING_TIMEOUT": "1",
+        "PYSPARK_PYTHON": sys.executable,
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[dict]:
+    """A local Spark Connect server for the whole run; yields the Airflow connection for it."""
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).parent
+    logs = workdir / "spark-logs"
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOG_DIR": str(logs),
+           "SPARK_PID_DIR": str(logs), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_IDENT_STRING": f"grouprebate-{port}"}
+    if _port_open(port):
+        raise RunFailed(f"port {port} is taken; set GROUPREBATE_CONNECT_PORT to a free port")
+    conf = {
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
+        "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
+        # Local runs move little data per query: compiling whole-stage code costs more
+        # than it saves.
+        "spark.sql.codegen.wholeStage": "false",
+    }
+    args = [str(spark_home / "sbin" / "start-connect-server.sh")]
+    for key, value in conf.items():
+        args += ["--conf", f"{key}={value}"]
+    subprocess.run(args, env=env, check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _port_open(port):
+            if time.monotonic() > deadline:
+                raise RunFailed(f"Spark Connect did not start on port {port}; see {logs}")
+            time.sleep(0.5)
+        yield {"conn_type": "spark_connect", "host": "sc://127.0.0.1", "port": port}
+    finally:
+        subprocess.run([str(spark_home / "sbin" / "stop-connect-server.sh")], env=env,
+                       capture_output=True)
+
+
+def _migrate_db(env: dict[str, str]) -> None:
+    """Create Airflow's metadata DB once per work directory."""
+    marker = Path(env["AIRFLOW_HOME"]) / ".db-migrated"
+    if marker.exists():
+        return
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"],
+                          env={**os.environ, **env}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RunFailed(f"airflow db migrate failed:\n{done.stderr[-2000:]}")
+    marker.touch()
+
+
+def _load_dag():
+    spec = importlib.util.spec_from_file_location("grouprebate_campaign_dag", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.campaign_dag
+
+
+class _Progress:
+    """Airflow listener that prints each task as it starts and ends."""
+
+    def __init__(self) -> None:
+        from airflow.sdk._shared.listeners import hookimpl
+
+        self.started: dict[str, float] = {}
+        progress = self
+
+        class Listener:
+            @hookimpl
+            def on_task_instance_running(self, previous_state, task_instance):
+                progress.started[task_instance.task_id] = time.monotonic()
+                print(f"    {task_instance.task_id} …", flush=True)
+
+        self.listener = Listener()
+
+    def __enter__(self):
+        from airflow.sdk.listener import get_listener_manager
+
+        get_listener_manager().add_listener(self.listener)
+        return self
+
+    def __exit__(self, *exc):
+        from airflow.sdk.listener import get_listener_manager
+
+        get_listener_manager().clear()
+
+
+def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
+    """One DAG run for ds: its logical date closes the data interval that starts on ds."""
+    interval_end = dt.datetime.combine(ds + dt.timedelta(days=1), dt.time(2, 0), tzinfo=config.tz)
+    started = time.monotonic()
+    run = dag.test(logical_date=interval_end)
+    result = DateResult(ds, str(run.state), time.monotonic() - started)
+    for ti in run.get_task_instances():
+        seconds = (ti.end_date - ti.start_date).total_seconds() if ti.end_date and ti.start_date \
+            else 0.0
+        result.tasks[ti.task_id] = (str(ti.state), seconds)
+    return result
+
+
+def run_campaign(landing: Path, config_file: Path, workdir: Path,
+                 through: dt.date | None = None) -> list[DateResult]:
+    """Run every calendar date up to `through`, in order; stop at the first failure."""
+    config = load_config(config_file)
+    paths = RunPaths(landing.resolve(), workdir.resolve())
+    if not paths.landing.is_dir():
+        raise RunFailed(f"{paths.landing}: landing zone not found")
+    dates = [d for d in config.calendar() if through is None or d <= through]
+    paths.workdir.mkdir(parents=True, exist_ok=True)
+    results: list[DateResult] = []
+    with spark_connect_server(paths.workdir) as spark_conn:
+        env = airflow_env(paths, config_file.resolve(), spark_conn)
+        os.environ.update(env)
+        _migrate_db(env)
+        dag = _load_dag()
+        with _Progress():
+            for i, ds in enumerate(dates, 1):
+                print(f"[{i}/{len(dates)}] ds={ds}", flush=True)
+                result = _run_date(dag, config, ds)
+                results.append(result)
+                print(f"    {result.state} in {result.seconds:.1f}s", flush=True)
+                if result.state != "success":
+                    failed = [t for t, (s, _) in result.tasks.items() if s == "failed"]
+                    raise RunFailed(
+                        f"ds={ds} failed at {', '.join(failed) or 'an unknown task'}; logs "
+                        f"under {paths.airflow_home / 'logs'}; fix the cause and re-run "
+                        f"(dates before {ds} are kept)"
+                    )
+    return results
