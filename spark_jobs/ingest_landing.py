@@ -13,9 +13,10 @@ import argparse
 import datetime as dt
 import sys
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -67,96 +68,109 @@ class SourceCounts:
         return self.bad / self.rows if self.rows else 0.0
 
 
-def landing_dir(landing: str | Path, source: str, ds: dt.date) -> Path:
-    return Path(landing) / source / f"ds={ds.isoformat()}"
+def landing_files(landing: str | Path, ds: dt.date) -> dict[str, list[str]]:
+    """The day's files per source (sources without files are absent), sorted by name."""
+    found = {}
+    for name in SOURCES:
+        folder = Path(landing) / name / f"ds={ds.isoformat()}"
+        if folder.is_dir():
+            paths = [str(p) for p in sorted(folder.iterdir()) if p.name.endswith(FILE_SUFFIXES)]
+            if paths:
+                found[name] = paths
+    return found
 
 
-def has_files(landing: str | Path, source: str, ds: dt.date) -> bool:
-    folder = landing_dir(landing, source, ds)
-    return folder.is_dir() and any(p.name.endswith(FILE_SUFFIXES) for p in folder.iterdir())
+def read_lines(spark: SparkSession, files: dict[str, list[str]]) -> DataFrame:
+    """Every line of the day's files with its source, file name and 1-based line number.
 
-
-def read_lines(spark: SparkSession, landing: str | Path, source: str, ds: dt.date) -> DataFrame:
-    """Every line of the day's files with its file name and 1-based line number.
-
-    Each file is read whole into one partition (never split), so the row index
-    inside a partition is the line number; gzip is decompressed by the reader.
+    One scan for all sources. Each file is read whole into one partition (never
+    split), so the row index inside a partition is the line number; gzip is
+    decompressed by the reader.
     """
-    folder = landing_dir(landing, source, ds)
-    paths = [str(p) for p in sorted(folder.iterdir()) if p.name.endswith(FILE_SUFFIXES)]
-    return (
-        spark.read.text(paths)
-        .select(
-            F.col("value"),
-            F.col("_metadata.file_name").alias("file"),
-            (F.monotonically_increasing_id().bitwiseAND(F.lit(LINE_MASK)) + 1).alias("line"),
-        )
+    paths = [path for source_paths in files.values() for path in source_paths]
+    source_dir = F.element_at(F.split(F.col("_metadata.file_path"), "/"), -3)
+    return spark.read.text(paths).select(
+        source_dir.alias("source"),
+        F.col("value"),
+        F.col("_metadata.file_name").alias("file"),
+        (F.monotonically_increasing_id().bitwiseAND(F.lit(LINE_MASK)) + 1).alias("line"),
     )
+
+
+def key_string(source: Source) -> Column:
+    """A source's dedup key as one comparable string (timestamps as UTC text)."""
+    return F.concat_ws("\u0001", *[F.col(k).cast("string") for k in source.key])
 
 
 def parse_lines(lines: DataFrame, source: Source, deadline: dt.datetime) -> DataFrame:
-    """Add the quarantine reason (null when valid), typed fields and a content hash."""
-    parsed = lines.withColumn("parsed", F.expr("try_parse_json(value)"))
+    """One source's lines with reason (null when valid), typed fields, key and content hash."""
+    parsed = lines.where(F.col("source") == source.name).withColumn(
+        "parsed", F.expr("try_parse_json(value)")
+    )
     checked = parsed.withColumn("reason", line_reason(source, deadline))
     typed = checked.select(
-        "value", "file", "line", "reason",
+        "source", "value", "file", "line", "reason",
         *[typed_value(f).alias(f.name) for f in source.fields],
     )
     content = F.to_json(F.struct(*[F.col(n) for n in source.field_names]))
-    return typed.withColumn(
-        "row_hash", F.when(F.col("reason").isNull(), F.sha2(content, 256))
+    valid = F.col("reason").isNull()
+    return typed.select(
+        "*",
+        F.when(valid, key_string(source)).alias("key"),
+        F.when(valid, F.sha2(content, 256)).alias("row_hash"),
+        F.lit(reason_conflict(source.key)).alias("conflict_reason"),
     )
 
 
-def classify_arrivals(parsed: DataFrame, earlier: DataFrame, source: Source) -> DataFrame:
-    """Mark each valid row new, duplicate or conflict against the first arrival of its key.
+def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
+    """Mark each row invalid, new, duplicate or conflict (against the key's first arrival).
 
     The first arrival is the earliest ds, then file name, then line; `earlier`
-    holds (key..., row_hash) of rows ingested on previous days.
+    holds (source, key, row_hash) of rows ingested on previous days.
     """
-    key = list(source.key)
-    valid = parsed.where(F.col("reason").isNull())
-    first_today = Window.partitionBy(*key).orderBy("file", "line")
-    ranked = valid.withColumn("arrival", F.row_number().over(first_today)).withColumn(
+    first_today = Window.partitionBy("source", "key").orderBy("file", "line")
+    ranked = parsed.withColumn("arrival", F.row_number().over(first_today)).withColumn(
         "first_hash", F.first("row_hash").over(first_today)
     )
-    prior = earlier.select(*key, F.col("row_hash").alias("prior_hash")).dropDuplicates(key)
-    joined = ranked.join(prior, on=key, how="left")
+    prior = earlier.select("source", "key", F.col("row_hash").alias("prior_hash"))
+    joined = ranked.join(prior.dropDuplicates(["source", "key"]), on=["source", "key"],
+                         how="left")
     reference = F.coalesce(F.col("prior_hash"), F.col("first_hash"))
     is_first = F.col("prior_hash").isNull() & (F.col("arrival") == 1)
     return joined.withColumn(
         "arrival_kind",
-        F.when(is_first, "new")
+        F.when(F.col("reason").isNotNull(), "invalid")
+        .when(is_first, "new")
         .when(F.col("row_hash") == reference, "duplicate")
         .otherwise("conflict"),
     )
 
 
-def quarantine_rows(parsed: DataFrame, classified: DataFrame, source: Source) -> DataFrame:
+def quarantine_rows(classified: DataFrame) -> DataFrame:
     """Bad lines and conflicting re-deliveries, in the quarantine table's shape."""
-    invalid = parsed.where(F.col("reason").isNotNull())
-    conflicts = classified.where(F.col("arrival_kind") == "conflict").withColumn(
-        "reason", F.lit(reason_conflict(source.key))
+    reason = F.when(F.col("arrival_kind") == "conflict", F.col("conflict_reason")).otherwise(
+        F.col("reason")
     )
-    columns = [
-        F.lit(source.name).alias("source"), "file", "line", "reason", F.col("value").alias("raw")
+    return classified.where(F.col("arrival_kind").isin("invalid", "conflict")).select(
+        "source", "file", "line", reason.alias("reason"), F.col("value").alias("raw")
+    )
+
+
+def count_arrivals(classified: DataFrame) -> list[SourceCounts]:
+    """Per-source counts of the day, in one pass."""
+    kinds: dict[str, dict[str, int]] = {}
+    for row in classified.groupBy("source", "arrival_kind").count().collect():
+        kinds.setdefault(row["source"], {})[row["arrival_kind"]] = row["count"]
+    return [
+        SourceCounts(
+            source=name,
+            rows=sum(k.values()),
+            ingested=k.get("new", 0),
+            duplicates=k.get("duplicate", 0),
+            bad=k.get("invalid", 0) + k.get("conflict", 0),
+        )
+        for name, k in sorted(kinds.items())
     ]
-    return invalid.select(*columns).unionByName(conflicts.select(*columns))
-
-
-def count_source(parsed: DataFrame, classified: DataFrame, source: str) -> SourceCounts:
-    totals = parsed.agg(
-        F.count(F.lit(1)).alias("rows"), F.count("reason").alias("invalid")
-    ).first()
-    kinds = {r["arrival_kind"]: r["n"] for r in
-             classified.groupBy("arrival_kind").agg(F.count(F.lit(1)).alias("n")).collect()}
-    return SourceCounts(
-        source=source,
-        rows=totals["rows"],
-        ingested=kinds.get("new", 0),
-        duplicates=kinds.get("duplicate", 0),
-        bad=totals["invalid"] + kinds.get("conflict", 0),
-    )
 
 
 def report_frame(spark: SparkSession, counts: list[SourceCounts], limit: float) -> DataFrame:
@@ -168,33 +182,52 @@ def report_frame(spark: SparkSession, counts: list[SourceCounts], limit: float) 
     return spark.createDataFrame(rows, REPORT_SCHEMA)
 
 
+def lake_schema(source: Source) -> T.StructType:
+    """A lake table: the typed contract fields, the content hash and where the row came from."""
+    return T.StructType([
+        *record_schema(source).fields,
+        T.StructField("row_hash", T.StringType()),
+        T.StructField("file", T.StringType()),
+        T.StructField("line", T.LongType()),
+    ])
+
+
+def earlier_keys(spark: SparkSession, lake: str, ds: dt.date) -> DataFrame:
+    """(source, key, row_hash) of every row ingested before ds."""
+    frames = [
+        read_partitions(spark, lake, name, lake_schema(source), ds, before=True).select(
+            F.lit(name).alias("source"), key_string(source).alias("key"), "row_hash"
+        )
+        for name, source in SOURCES.items()
+    ]
+    return reduce(DataFrame.unionByName, frames)
+
+
 def ingest(
     spark: SparkSession, landing: str, lake: str, config: CampaignConfig, ds: dt.date
 ) -> list[SourceCounts]:
-    """Run the whole day; raise BadRowRateExceeded after writing quarantine and report."""
+    """Run the whole day; raise BadRowRateExceeded after writing quarantine and report.
+
+    Every source gets a lake partition for ds, empty when nothing arrived.
+    """
     # One partition per file, whatever its size: line numbers depend on it.
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(1 << 40))
     spark.conf.set("spark.sql.files.openCostInBytes", str(1 << 40))
+    files = landing_files(landing, ds)
     deadline = ds_deadline(ds, config.tz)
+    classified = None
     counts: list[SourceCounts] = []
-    quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
-    accepted: dict[str, DataFrame] = {}
-    for name, source in SOURCES.items():
-        schema = T.StructType([*record_schema(source).fields,
-                               T.StructField("row_hash", T.StringType())])
-        if not has_files(landing, name, ds):
-            accepted[name] = spark.createDataFrame([], schema).select(
-                "*", F.lit(None).cast("string").alias("file"),
-                F.lit(None).cast("long").alias("line"))
-            continue
-        parsed = parse_lines(read_lines(spark, landing, name, ds), source, deadline).cache()
-        earlier = read_partitions(spark, lake, name, schema, ds, before=True)
-        classified = classify_arrivals(parsed, earlier, source).cache()
-        counts.append(count_source(parsed, classified, name))
-        quarantine = quarantine.unionByName(quarantine_rows(parsed, classified, source))
-        accepted[name] = classified.where(F.col("arrival_kind") == "new").select(
-            *source.field_names, "row_hash", "file", "line"
+    if files:
+        lines = read_lines(spark, files)
+        parsed = reduce(
+            lambda a, b: a.unionByName(b, allowMissingColumns=True),
+            [parse_lines(lines, SOURCES[name], deadline) for name in files],
         )
+        classified = classify_arrivals(parsed, earlier_keys(spark, lake, ds)).cache()
+        counts = count_arrivals(classified)
+        quarantine = quarantine_rows(classified)
+    else:
+        quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
     overwrite_partition(quarantine.coalesce(1), lake, "quarantine", ds)
     overwrite_partition(report_frame(spark, counts, config.max_bad_row_rate).coalesce(1),
                         lake, "ingest_report", ds)
@@ -207,9 +240,17 @@ def ingest(
             f"ingest ds={ds}: bad-row rate above quality.max_bad_row_rate="
             f"{config.max_bad_row_rate:.2%} — {details}; see {lake}/quarantine/ds={ds}"
         )
-    for name, rows in accepted.items():
+    for name, source in SOURCES.items():
+        columns = lake_schema(source).fieldNames()
+        if name in files:
+            rows = classified.where(
+                (F.col("source") == name) & (F.col("arrival_kind") == "new")
+            ).select(*columns)
+        else:
+            rows = spark.createDataFrame([], lake_schema(source))
         overwrite_partition(rows, lake, name, ds)
-    spark.catalog.clearCache()
+    if classified is not None:
+        classified.unpersist()
     return counts
 
 
