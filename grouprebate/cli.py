@@ -8,8 +8,7 @@ from pathlib import Path
 
 from grouprebate.config import ConfigError, load_config
 from grouprebate.landing import LandingError, validate_landing
-
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "xhq-2018.yaml"
+from grouprebate.paths import DEFAULT_CONFIG
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -19,8 +18,9 @@ def _generate(args: argparse.Namespace) -> int:
     summary = generate(Path(args.out), groups=args.groups, seed=args.seed,
                        gzip=args.gzip, config=config)
     for source, rows in summary["rows"].items():
-        print(f"{source:12} {rows:>12,} rows  {summary['bad'].get(source, 0):>8,} malformed")
-    print(f"{'total':12} {summary['total']:>12,} rows -> {args.out}")
+        print(f"{source:12} {rows:>12,} rows  {summary['bad_lines'].get(source, 0):>8,} bad")
+    print(f"{'total':12} {summary['total_rows']:>12,} rows in {summary['files']} files "
+          f"-> {args.out}")
     return 0
 
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, LandingError) as exc:
+    except (ConfigError, LandingError, FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -24,8 +24,8 @@ from typing import Any
 from grouprebate.config import CampaignConfig, load_config
 from grouprebate.contract import SOURCES
 from grouprebate.generator_emit import Emitter
-from grouprebate.generator_group import USERS, Campaign, GroupSim
-from grouprebate.generator_io import Calendar, Chunk, LandingFiles, Sink, to_ms
+from grouprebate.generator_group import Campaign, GroupSim
+from grouprebate.generator_io import USERS, Calendar, Chunk, LandingFiles, Sink, to_ms
 from grouprebate.generator_world import World, client_versions
 
 DEFAULT_CONFIG = Path(__file__).parents[1] / "config" / "xhq-2018.yaml"
@@ -83,7 +83,7 @@ def _results(units: list[Unit], workers: int) -> Iterator[list[Chunk]]:
     if workers == 1:
         yield from map(_run_unit, units)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.Pool(workers) as pool:
         pending: deque = deque()
         for unit in units:
             pending.append(pool.apply_async(_run_unit, (unit,)))

@@ -28,14 +28,15 @@ class Emitter:
         self.midnights, self.end, self.last = cal.midnights, cal.end, cal.last
         # One local offset for the whole calendar (no DST) saves a lookup per timestamp.
         self.fixed = len(set(cal.offsets)) == 1
-        self.local = (cal.offsets[0], cal.suffixes[0])
+        self.local_offset, self.local_suffix = cal.offsets[0], cal.suffixes[0]
+        self.write = sink.write
 
     def ts(self, t: int) -> str:
         """Timestamp text: mostly campaign-local, else Z, +00:00 or -05:00."""
         r = self.rng.random()
         if r < 0.72:
             if self.fixed:
-                return format_ts(t, *self.local)
+                return format_ts(t, self.local_offset, self.local_suffix)
             day = self.cal.day_of(t)
             return format_ts(t, self.cal.offsets[day], self.cal.suffixes[day])
         if r < 0.84:
@@ -56,11 +57,11 @@ class Emitter:
         rng = self.rng
         if day < 0:
             day = self._arrive(t, rng.random())
-        self.sink.write(src, day, line)
+        self.write(src, day, line)
         r = rng.random()
         if r < DUPLICATE_RATE:
             again = day if r < DUPLICATE_RATE / 2 else day + 1 + int(rng.random() * 3)
-            self.sink.write(src, min(again, self.last), line)
+            self.write(src, min(again, self.last), line)
         elif r < DUPLICATE_RATE + CONFLICT_RATE:
             later = min(day + 1 + int(rng.random() * 3), self.last)
             self.sink.write_conflict(src, later, variant(src, line), line)

@@ -22,7 +22,12 @@ MS_HOUR = 3_600_000
 MS_DAY = 86_400_000
 ROLLOVER_LINES = 500_000
 GZIP_LEVEL = 6
+MINUTE = 60_000
+NEVER = 1 << 62  # the end of a membership that never ends
 SOURCE_NAMES = list(SOURCES)
+USERS, GROUPS, MEMBERSHIPS, SHARES, ORDERS, PAYMENTS, REFUNDS, DRAWS, CLAIMS = (
+    SOURCE_NAMES.index(name) for name in ("users", "groups", "memberships", "shares", "orders",
+                                          "payments", "refunds", "draws", "claims"))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _OFFSET_RE = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
 _BAD_ENUM = {"gender": "X", "action": "kick"}
@@ -38,12 +43,10 @@ _MIN_SEC = [f"{m:02d}:{s:02d}" for m in range(60) for s in range(60)]
 
 
 def _hour_text(hour: int) -> str:
-    """'YYYY-MM-DDTHH:' of a wall-clock hour counted from the epoch; cached, as ts is hot."""
-    text = _HOUR_TEXT.get(hour)
-    if text is None:
-        day, h = divmod(hour, 24)
-        date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
-        text = _HOUR_TEXT[hour] = f"{date.isoformat()}T{h:02d}:"
+    """'YYYY-MM-DDTHH:' of a wall-clock hour counted from the epoch, cached: ts is hot."""
+    day, h = divmod(hour, 24)
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+    text = _HOUR_TEXT[hour] = f"{date.isoformat()}T{h:02d}:"
     return text
 
 
@@ -58,11 +61,12 @@ def format_ts(t: int, offset_min: int, suffix: str) -> str:
     """ISO-8601 text of epoch-ms t as wall time at the offset; milliseconds only if non-zero."""
     hour, rem = divmod(t + offset_min * 60_000, MS_HOUR)
     sec, ms = divmod(rem, MS_SECOND)
+    text = _HOUR_TEXT.get(hour) or _hour_text(hour)
     if not ms:
-        return _hour_text(hour) + _MIN_SEC[sec] + suffix
+        return text + _MIN_SEC[sec] + suffix
     # Some upstream systems write microseconds: same instant, six digits.
     frac = f".{ms:03d}000" if ms % 7 == 0 else f".{ms:03d}"
-    return _hour_text(hour) + _MIN_SEC[sec] + frac + suffix
+    return text + _MIN_SEC[sec] + frac + suffix
 
 
 class Calendar:
@@ -101,7 +105,7 @@ class Partition:
         self.buf: list[str] = []
         self.bad = self.malformed = self.conflicts = 0
         # Stagger the first malformed line so partitions differ, but never before line 200.
-        self.next_bad = 200 + (src * 37 + day * 53) % 100
+        self.next_bad = 200 + (src * 37 + day * 53) % 50
 
 
 # (source index, day index, text, lines, malformed lines, conflicting lines)
@@ -252,7 +256,7 @@ def corrupt(source: Source, line: str, kind: str, ds: dt.date, tz: dt.tzinfo) ->
         name = next(f.name for f in source.fields if f.kind == ID)
         obj[name] = int("".join(c for c in obj[name] if c.isdigit()) or "0")
     elif kind == "amount_as_string":
-        name = next(f.name for f in source.fields if f.kind == INT)
+        name = next(f.name for f in reversed(source.fields) if f.kind == INT)
         obj[name] = str(obj[name])
     elif kind == "non_positive":
         field = next(f for f in reversed(source.fields) if f.kind == INT)

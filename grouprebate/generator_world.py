@@ -53,7 +53,7 @@ class World:
     @staticmethod
     def sizes(groups: int) -> tuple[int, int, int]:
         """(users, items, sellers) for a campaign of this many groups."""
-        return groups * 6 + 200, groups * 3 + 300, groups // 4 + 40
+        return groups * 6 + 200, groups * 20 + 1000, groups // 4 + 40
 
     def profiles(self, user: int) -> list[Profile]:
         """Every profile version of a user, oldest first, with distinct valid_from."""

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
+from grouprebate.config import parse_config
 from grouprebate.contract import ID, INT, SOURCES, ds_deadline
 from grouprebate.generator import default_config, generate
 from grouprebate.generator_io import Calendar, LandingFiles
-from landing_helpers import (
+from tests.landing_helpers import (
     Campaign,
     Line,
     digests,
@@ -50,10 +55,6 @@ def local_date(t: dt.datetime) -> dt.date:
     return t.astimezone(TZ).date()
 
 
-def valid(lines: dict[str, list[Line]], source: str) -> list[Line]:
-    return [line for line in lines[source] if line.record is not None]
-
-
 # --- reproducibility ---------------------------------------------------------------------
 
 
@@ -79,7 +80,16 @@ def test_gzip_output_is_reproducible_and_holds_the_same_lines(generated, tmp_pat
 def test_different_seed_gives_different_bytes(generated, tmp_path):
     generate(tmp_path / "other", GROUPS, SEED + 1)
     ours, theirs = digests(generated[0]), digests(tmp_path / "other")
-    assert not set(ours.items()) & set(theirs.items())
+    same = [path for path, digest in theirs.items() if ours.get(path) == digest]
+    assert len(same) < len(theirs) / 10
+
+
+def test_bytes_do_not_depend_on_the_string_hash_seed(generated, tmp_path):
+    script = ("import sys; from pathlib import Path; from grouprebate.generator import generate;"
+              f"generate(Path(sys.argv[1]), {GROUPS}, {SEED}, workers=1)")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "hashed")], env=env, check=True)
+    assert digests(tmp_path / "hashed") == digests(generated[0])
 
 
 def test_refuses_to_write_over_existing_landing_data(generated):
@@ -281,10 +291,10 @@ def test_users_belong_to_several_groups(camp):
     assert max(len(g) for g in camp.groups_of_user.values()) >= 3
 
 
-def test_many_groups_have_draws_and_claims(camp):
+def test_whichever_groups_win_they_have_draws_and_claims(camp):
     populated = [g for g in camp.groups if camp.members_at(g, D)]
-    assert sum(g in camp.draws_by_group for g in populated) >= 0.8 * len(populated)
-    assert sum(g in camp.claims_by_group for g in populated) >= 0.5 * len(populated)
+    assert all(g in camp.draws_by_group for g in populated)
+    assert sum(g in camp.claims_by_group for g in populated) >= 0.95 * len(populated)
 
 
 # --- payments and refunds ------------------------------------------------------------------
@@ -302,7 +312,7 @@ def test_presale_pays_a_deposit_then_a_balance(camp):
 
 
 def test_one_stage_is_paid_in_several_parts(camp):
-    assert any(len({p["paid_at"] for p in ps if p["stage"] == 1}) >= 2
+    assert any(len({p["paid_at"] for p in ps if p["stage"] == 1}) >= 3
                for ps in camp.payments_by_order.values())
 
 
@@ -568,3 +578,47 @@ def test_some_valid_groups_with_enough_members_have_no_pool(camp):
         and len(camp.members_at(gid, D)) >= CONFIG.group_min_members
         and camp.pools.get(gid, 0) == 0
         for gid, g in camp.groups.items())
+
+
+# --- another campaign, and scale ---------------------------------------------------------
+
+NEXT_YEAR = {
+    "campaign_id": "xhq-2019", "timezone": "America/New_York", "calendar_start": "2019-10-19",
+    "accumulation_start": "2019-11-01T00:00:00-04:00",
+    "accumulation_end": "2019-11-12T00:00:00-05:00",
+    "draw_open": "2019-11-12T16:00:00-05:00", "claim_window_hours": 72,
+    "payout_sla_hours": 24, "publish_date": "2019-11-13", "min_client_version": "9.2.1",
+    "group_min_members": 3, "group_max_members": 10, "creator_gender": "F",
+    "creator_min_naughty_value": 500, "red_packet_cap_fen": 3000000,
+    "draw": {"winner_count": 10, "seed": "s"}, "publish": {"pseudonym_key_env": "K"},
+}
+
+
+def test_another_years_config_with_daylight_saving_time_works(tmp_path):
+    """Every rule instant comes from the config; this calendar crosses the end of DST."""
+    config = parse_config(NEXT_YEAR, env={})
+    generate(tmp_path / "next", 80, SEED, config=config, workers=1)
+    lines = read_landing(tmp_path / "next", config)
+    everything = [line for ls in lines.values() for line in ls]
+    assert all(line.record or BAD_REASONS.fullmatch(line.reason) for line in everything)
+    days = {line.ds for line in everything}
+    assert days <= set(config.calendar()) and max(days) == config.calendar_end
+    camp = Campaign(lines, config)
+    assert {"9.2.0", "8.9.9", "9.2.1", "9.10.0"} <= {o["client_version"]
+                                                   for o in camp.orders.values()}
+    assert any(camp.peak_members(g, config.draw_open) > 10 for g in camp.groups)
+    first_paid = Counter(config.business_date(ps[0]["paid_at"])
+                         for ps in camp.payments_by_order.values())
+    assert first_paid.most_common(1)[0][0] == dt.date(2019, 11, 11)
+
+
+@pytest.mark.bench
+def test_ten_thousand_groups_stream_at_speed(tmp_path):
+    """Rows per CPU second of one process, so a busy machine does not fail it; the
+    workers multiply it by the cores."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    summary = generate(tmp_path / "bench", 10_000, SEED, workers=1)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rows = summary["total_rows"]
+    print(f"\n{rows:,} rows: {rows / wall:,.0f} rows/s, {rows / cpu:,.0f} rows per CPU second")
+    assert rows / cpu >= 150_000
