@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -40,6 +41,21 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from grouprebate.runner import RunFailed, run_campaign, summarize
+
+    through = dt.date.fromisoformat(args.through) if args.through else None
+    start = dt.date.fromisoformat(args.start) if args.start else None
+    try:
+        results = run_campaign(Path(args.landing), Path(args.config), Path(args.workdir),
+                               through=through, start=start)
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(summarize(Path(args.workdir), results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grouprebate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--landing", required=True, help="landing zone directory")
     val.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
     val.set_defaults(func=_validate)
+
+    run = sub.add_parser("run", help="run the nightly DAG locally over every calendar date")
+    run.add_argument("--landing", required=True, help="landing zone directory")
+    run.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
+    run.add_argument("--workdir", required=True,
+                     help="where Airflow, the lake, the warehouse and the exports live")
+    run.add_argument("--from", dest="start",
+                     help="first run date YYYY-MM-DD (default: calendar start); earlier "
+                          "dates must have run before")
+    run.add_argument("--through", help="last run date YYYY-MM-DD (default: calendar end)")
+    run.set_defaults(func=_run)
     return parser
 
 

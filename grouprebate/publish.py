@@ -34,11 +34,16 @@ class DuplicatePayout(RuntimeError):
 
 
 def duckdb_query(warehouse: Path) -> Query:
-    """Read-only queries on the DuckDB warehouse file."""
+    """Queries on the DuckDB warehouse file (reads only).
+
+    The connection uses DuckDB's default configuration, because a process that
+    just ran dbt in-process still holds the file open that way, and DuckDB
+    refuses a second connection with a different one.
+    """
     import duckdb
 
     def query(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+        with duckdb.connect(str(warehouse)) as con:
             return con.execute(sql, list(params)).fetchall()
 
     return query

@@ -169,13 +169,22 @@ def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
 
 
 def run_campaign(landing: Path, config_file: Path, workdir: Path,
-                 through: dt.date | None = None) -> list[DateResult]:
-    """Run every calendar date up to `through`, in order; stop at the first failure."""
+                 through: dt.date | None = None,
+                 start: dt.date | None = None) -> list[DateResult]:
+    """Run the calendar dates from `start` through `through`, in order; stop at a failure.
+
+    Dates run before `start` are expected to have run already (a re-run of one
+    date is start = through = that date).
+    """
     config = load_config(config_file)
     paths = RunPaths(landing.resolve(), workdir.resolve())
     if not paths.landing.is_dir():
         raise RunFailed(f"{paths.landing}: landing zone not found")
-    dates = [d for d in config.calendar() if through is None or d <= through]
+    dates = [d for d in config.calendar()
+             if (through is None or d <= through) and (start is None or d >= start)]
+    if not dates:
+        raise RunFailed(f"no calendar date between {start} and {through} "
+                        f"(the calendar is {config.calendar_start} to {config.calendar_end})")
     paths.workdir.mkdir(parents=True, exist_ok=True)
     results: list[DateResult] = []
     with spark_connect_server(paths.workdir) as spark_conn:
@@ -197,3 +206,36 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
                         f"(dates before {ds} are kept)"
                     )
     return results
+
+
+def summarize(workdir: Path, results: list[DateResult]) -> str:
+    """The closing lines of a run: money totals from the marts and where the files are."""
+    from grouprebate.publish import duckdb_query
+
+    paths = RunPaths(Path("."), workdir.resolve())
+    lines = [f"ran {len(results)} dates in {sum(r.seconds for r in results):.0f}s"]
+    timings: dict[str, float] = {}
+    for result in results:
+        for task_id, (_, seconds) in result.tasks.items():
+            timings[task_id] = timings.get(task_id, 0.0) + seconds
+    busiest = sorted(timings.items(), key=lambda kv: -kv[1])[:6]
+    lines.append("time by task: " + ", ".join(f"{t} {s:.0f}s" for t, s in busiest))
+    if paths.warehouse.exists():
+        query = duckdb_query(paths.warehouse)
+        winners, packets = query(
+            "select count(*), coalesce(sum(red_packet_fen), 0) from marts.winner_list", [])[0]
+        payouts, paid = query(
+            "select count(*), coalesce(sum(amount_fen), 0) from marts.payouts", [])[0]
+        forfeits, forfeited = query(
+            "select count(*), coalesce(sum(amount_fen), 0) from marts.forfeitures", [])[0]
+        lines += [
+            f"winners: {winners} groups, red packets {packets / 100:,.2f} CNY ({packets} fen)",
+            f"payouts: {payouts}, {paid / 100:,.2f} CNY ({paid} fen)",
+            f"forfeitures: {forfeits}, {forfeited / 100:,.2f} CNY ({forfeited} fen)",
+        ]
+    lines += [
+        f"warehouse: {paths.warehouse}",
+        f"exports:   {paths.exports} (payouts/, draw/, public/)",
+        f"lake:      {paths.lake}",
+    ]
+    return "\n".join(lines)

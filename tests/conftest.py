@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ def config() -> CampaignConfig:
 @pytest.fixture(scope="session")
 def spark():
     os.environ.setdefault("SPARK_MASTER", "local[2]")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_DRIVER_MEMORY", "2g")
     from spark_jobs.session import get_spark
 

@@ -1,0 +1,153 @@
+"""End to end: `grouprebate run` drives the real DAG over a short generated campaign.
+
+The short campaign (tests/fixtures/short-campaign.yaml) keeps the 2018 rules on
+a 7-date calendar, so every phase runs: standings, the freeze and draw, the
+publication, claims and payout files. One module-scoped run serves all tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from grouprebate.config import load_config
+from grouprebate.generator import generate
+from grouprebate.runner import run_campaign
+
+CONFIG = Path(__file__).parent / "fixtures" / "short-campaign.yaml"
+PUBLISH = dt.date(2018, 11, 13)
+CONTRACT = {
+    "fct_attributed_orders": ["order_id", "group_id", "share_id", "buyer_user_id",
+                              "sharer_user_id", "first_paid_at", "contribution_fen"],
+    "group_pools": ["group_id", "pool_fen", "member_count_at_draw_open", "is_valid",
+                    "is_eligible"],
+    "winner_list": ["group_id", "pool_fen", "red_packet_fen", "member_count_at_draw_open",
+                    "triggered_at"],
+    "member_splits": ["group_id", "user_id", "contribution_fen", "split_fen"],
+    "payouts": ["payout_id", "group_id", "user_id", "amount_fen", "claimed_at", "due_by",
+                "export_ds"],
+    "group_exclusions": ["group_id", "reason"],
+    "forfeitures": ["group_id", "user_id", "amount_fen", "reason"],
+}
+
+
+def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse)) as con:
+        return {name: sorted(map(repr, con.execute(f"select * from marts.{name}").fetchall()))
+                for name in CONTRACT}
+
+
+def exports_snapshot(exports: Path) -> dict[str, str]:
+    return {str(p.relative_to(exports)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(exports.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("GROUPREBATE_PSEUDONYM_KEY", "e2e-key")
+    root = tmp_path_factory.mktemp("e2e")
+    config = load_config(CONFIG)
+    generate(root / "landing", groups=60, seed=11, config=config)
+    workdir = root / "work"
+    run_campaign(root / "landing", CONFIG, workdir, through=PUBLISH)
+    as_of_publish = marts_snapshot(workdir / "warehouse.duckdb")
+    results = run_campaign(root / "landing", CONFIG, workdir, start=PUBLISH + dt.timedelta(1))
+    return {"root": root, "workdir": workdir, "config": config, "results": results,
+            "as_of_publish": as_of_publish,
+            "final": marts_snapshot(workdir / "warehouse.duckdb"),
+            "exports": exports_snapshot(workdir / "exports")}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def query(campaign, sql: str) -> list[tuple]:
+    with duckdb.connect(str(campaign["workdir"] / "warehouse.duckdb")) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_every_calendar_date_ran_successfully(campaign):
+    assert [r.state for r in campaign["results"]] == ["success"] * len(campaign["results"])
+    assert campaign["results"][-1].ds == campaign["config"].calendar_end
+
+
+def test_contract_marts_have_their_columns(campaign):
+    for table, columns in CONTRACT.items():
+        got = [c for (c,) in query(campaign, f"select column_name from information_schema.columns "
+                                             f"where table_schema = 'marts' and table_name = "
+                                             f"'{table}'")]
+        assert set(columns) <= set(got), (table, set(columns) - set(got))
+
+
+def test_money_invariants_hold(campaign):
+    config = campaign["config"]
+    winners = query(campaign, "select group_id, pool_fen, red_packet_fen from marts.winner_list")
+    assert 0 < len(winners) <= config.draw_winner_count
+    for _group_id, pool, packet in winners:
+        assert packet == min(pool, config.red_packet_cap_fen)
+    split_sums = dict(query(campaign, "select group_id, sum(split_fen) from marts.member_splits "
+                                      "group by all"))
+    packets = {g: p for g, _, p in winners}
+    for group_id, total in split_sums.items():
+        assert total == packets[group_id]
+    paid_twice = query(campaign, "select group_id, user_id from marts.payouts group by all "
+                                 "having count(*) > 1")
+    assert paid_twice == []
+    unsplit = query(campaign, "select p.payout_id from marts.payouts p left join "
+                              "marts.member_splits s using (group_id, user_id) "
+                              "where s.split_fen is null or s.split_fen <> p.amount_fen")
+    assert unsplit == []
+
+
+def test_payout_files_reconcile_with_the_marts_to_the_fen(campaign):
+    folder = campaign["workdir"] / "exports" / "payouts"
+    per_day = dict(query(campaign, "select export_ds, sum(amount_fen) from marts.payouts "
+                                   "group by all"))
+    files = sorted(folder.glob("*.csv"))
+    assert len(files) == sum(1 for d in campaign["config"].calendar()
+                             if d >= campaign["config"].freeze_ds)
+    seen: set[str] = set()
+    for path in files:
+        control = json.loads(path.with_name(path.name + ".control.json").read_text())
+        rows = list(csv.DictReader(path.open()))
+        assert control["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert control["row_count"] == len(rows)
+        assert control["total_fen"] == sum(int(r["amount_fen"]) for r in rows)
+        ds = dt.date.fromisoformat(control["export_ds"])
+        assert control["total_fen"] == per_day.get(ds, 0)
+        ids = {r["payout_id"] for r in rows}
+        assert not ids & seen
+        seen |= ids
+    assert seen, "the campaign paid nobody"
+
+
+def test_public_winner_list_shows_no_group_or_user_ids(campaign):
+    path = campaign["workdir"] / "exports" / "public" / "winner_list_test-short.json"
+    text = path.read_text()
+    ids = [g for (g,) in query(campaign, "select group_id from marts.winner_list")]
+    users = [u for (u,) in query(campaign, "select user_id from marts.member_splits")]
+    assert not [x for x in ids + users if x in text]
+    assert json.loads(text)["winner_count"] == len(ids)
+
+
+def test_rerunning_one_date_reproduces_its_marts_and_keeps_the_exports(campaign):
+    root, workdir = campaign["root"], campaign["workdir"]
+    run_campaign(root / "landing", CONFIG, workdir, start=PUBLISH, through=PUBLISH)
+    assert marts_snapshot(workdir / "warehouse.duckdb") == campaign["as_of_publish"]
+    assert exports_snapshot(workdir / "exports") == campaign["exports"]
+
+
+def test_rerunning_the_whole_calendar_gives_identical_marts_and_exports(campaign):
+    root, workdir = campaign["root"], campaign["workdir"]
+    run_campaign(root / "landing", CONFIG, workdir)
+    assert marts_snapshot(workdir / "warehouse.duckdb") == campaign["final"]
+    assert exports_snapshot(workdir / "exports") == campaign["exports"]
