@@ -34,23 +34,20 @@ from grouprebate.calendar import (
     PUBLISH_DRAW_AUDIT,
     PUBLISH_SEED_DIGEST,
     PUBLISH_WINNER_LIST,
+    RUN_AT,
+    logical_date_of,
 )
 from grouprebate.config import load_config
 from grouprebate.paths import config_path
 
 CONFIG = load_config(config_path(), need_seed=False)
 SPARK_CONN_ID = "spark_grouprebate"
-RUN_AT = dt.time(2, 0)
 
-
-def _at_run_time(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, RUN_AT, tzinfo=CONFIG.tz)
-
-
-def _ds(data_interval_start: dt.datetime) -> dt.date:
+def _ds(logical_date: dt.datetime) -> dt.date:
+    """The run's ds: the campaign-timezone date of its logical date (the interval start)."""
     from grouprebate.calendar import run_date
 
-    return run_date(data_interval_start, CONFIG)
+    return run_date(logical_date, CONFIG)
 
 
 @dag(
@@ -58,8 +55,8 @@ def _ds(data_interval_start: dt.datetime) -> dt.date:
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable(f"{RUN_AT.minute} {RUN_AT.hour} * * *",
                                        timezone=CONFIG.timezone),
-    start_date=_at_run_time(CONFIG.calendar_start),
-    end_date=_at_run_time(CONFIG.calendar_end),
+    start_date=logical_date_of(CONFIG.calendar_start, CONFIG),
+    end_date=logical_date_of(CONFIG.calendar_end, CONFIG),
     catchup=True,
     max_active_runs=1,
     tags=["grouprebate", CONFIG.campaign_id],
@@ -78,60 +75,60 @@ def grouprebate_campaign():
         timeout=int(os.environ.get("GROUPREBATE_LANDING_TIMEOUT", str(6 * 3600))),
         mode="reschedule",
     )
-    def wait_for_landing(data_interval_start=None) -> bool:
+    def wait_for_landing(logical_date=None) -> bool:
         from grouprebate.landing import partition_arrived
         from grouprebate.paths import RunPaths
 
-        return partition_arrived(RunPaths.from_env().landing, _ds(data_interval_start))
+        return partition_arrived(RunPaths.from_env().landing, _ds(logical_date))
 
     @task.pyspark(conn_id=SPARK_CONN_ID)
-    def ingest_landing(spark=None, data_interval_start=None) -> None:
+    def ingest_landing(spark=None, logical_date=None) -> None:
         from grouprebate.paths import RunPaths
         from spark_jobs.ingest_landing import ingest
         from spark_jobs.session import configure
 
         paths = RunPaths.from_env()
         ingest(configure(spark), str(paths.landing), str(paths.lake), CONFIG,
-               _ds(data_interval_start))
+               _ds(logical_date))
 
     @task
-    def check_landing_quality(data_interval_start=None) -> None:
+    def check_landing_quality(logical_date=None) -> None:
         from grouprebate.paths import RunPaths
         from grouprebate.quality import check_landing
 
-        check_landing(RunPaths.from_env().lake, _ds(data_interval_start))
+        check_landing(RunPaths.from_env().lake, _ds(logical_date))
 
     @task.pyspark(conn_id=SPARK_CONN_ID)
-    def attribute_orders(spark=None, data_interval_start=None) -> str:
+    def attribute_orders(spark=None, logical_date=None) -> str:
         from grouprebate.paths import RunPaths
         from spark_jobs.attribute_orders import attribute
         from spark_jobs.session import configure
 
         paths = RunPaths.from_env()
-        return attribute(configure(spark), str(paths.lake), CONFIG, _ds(data_interval_start))
+        return attribute(configure(spark), str(paths.lake), CONFIG, _ds(logical_date))
 
     @task
-    def check_attribution_quality(data_interval_start=None) -> None:
+    def check_attribution_quality(logical_date=None) -> None:
         from grouprebate.paths import RunPaths
         from grouprebate.quality import check_attribution
 
-        check_attribution(RunPaths.from_env().lake, _ds(data_interval_start))
+        check_attribution(RunPaths.from_env().lake, _ds(logical_date))
 
     @task
-    def build_marts(data_interval_start=None) -> None:
+    def build_marts(logical_date=None) -> None:
         from grouprebate.paths import RunPaths
         from grouprebate.warehouse import build
 
         paths = RunPaths.from_env()
-        ds = _ds(data_interval_start)
+        ds = _ds(logical_date)
         config = load_config(config_path(), need_seed=ds >= CONFIG.freeze_ds)
         build(config, ds, paths.lake, warehouse=paths.warehouse)
 
     @task.branch
-    def choose_calendar_steps(data_interval_start=None) -> list[str]:
+    def choose_calendar_steps(logical_date=None) -> list[str]:
         from grouprebate.calendar import steps_for
 
-        return steps_for(CONFIG, _ds(data_interval_start))
+        return steps_for(CONFIG, _ds(logical_date))
 
     @task(task_id=PUBLISH_SEED_DIGEST)
     def publish_seed_digest() -> str:
@@ -162,13 +159,13 @@ def grouprebate_campaign():
                            paths.exports))
 
     @task(task_id=EXPORT_PAYOUTS)
-    def export_payouts(data_interval_start=None) -> dict:
+    def export_payouts(logical_date=None) -> dict:
         from grouprebate.paths import RunPaths
         from grouprebate.publish import duckdb_query
         from grouprebate.publish import export_payouts as export
 
         paths = RunPaths.from_env()
-        return export(duckdb_query(paths.warehouse), CONFIG, _ds(data_interval_start),
+        return export(duckdb_query(paths.warehouse), CONFIG, _ds(logical_date),
                       paths.exports)
 
     steps = choose_calendar_steps()

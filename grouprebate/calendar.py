@@ -39,9 +39,17 @@ def steps_for(config: CampaignConfig, ds: dt.date) -> list[str]:
     return [name for name in CALENDAR_STEPS if steps[name]]
 
 
-def run_date(data_interval_start: dt.datetime, config: CampaignConfig) -> dt.date:
-    """The ds a DAG run processes: the campaign-timezone date its interval starts on."""
-    return data_interval_start.astimezone(config.tz).date()
+RUN_AT = dt.time(2, 0)  # nightly, once the day has ended and its files have landed
+
+
+def run_date(logical_date: dt.datetime, config: CampaignConfig) -> dt.date:
+    """The ds a DAG run processes: the campaign-timezone date of its logical date."""
+    return logical_date.astimezone(config.tz).date()
+
+
+def logical_date_of(ds: dt.date, config: CampaignConfig) -> dt.datetime:
+    """The logical date of the run for ds: its data interval starts at RUN_AT on ds."""
+    return dt.datetime.combine(ds, RUN_AT, tzinfo=config.tz)
 
 
 def in_calendar(config: CampaignConfig, ds: dt.date) -> bool:

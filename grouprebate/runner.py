@@ -156,10 +156,11 @@ class _Progress:
 
 
 def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
-    """One DAG run for ds: its logical date closes the data interval that starts on ds."""
-    interval_end = dt.datetime.combine(ds + dt.timedelta(days=1), dt.time(2, 0), tzinfo=config.tz)
+    """One DAG run for ds, with the logical date the scheduler would give it."""
+    from grouprebate.calendar import logical_date_of
+
     started = time.monotonic()
-    run = dag.test(logical_date=interval_end)
+    run = dag.test(logical_date=logical_date_of(ds, config))
     result = DateResult(ds, str(run.state), time.monotonic() - started)
     for ti in run.get_task_instances():
         seconds = (ti.end_date - ti.start_date).total_seconds() if ti.end_date and ti.start_date \

@@ -48,7 +48,7 @@ def test_phases_follow_the_config_not_dates_in_code(config):
     assert steps_for(later, D(2019, 11, 14)) == [PUBLISH_WINNER_LIST, EXPORT_PAYOUTS]
 
 
-def test_run_date_is_the_campaign_timezone_date_of_the_interval_start(config):
+def test_run_date_is_the_campaign_timezone_date_of_the_logical_date(config):
     start = dt.datetime(2018, 11, 11, 18, 0, tzinfo=dt.UTC)  # 02:00 on 11-12 in Shanghai
     assert run_date(start, config) == D(2018, 11, 12)
     assert run_date(start.astimezone(zoneinfo.ZoneInfo("America/New_York")), config) == D(
