@@ -104,6 +104,9 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[di
     finally:
         subprocess.run([str(spark_home / "sbin" / "stop-connect-server.sh")], env=env,
                        capture_output=True)
+        deadline = time.monotonic() + 60  # the script returns before the JVM has exited
+        while _port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
 
 
 def _migrate_db(env: dict[str, str]) -> None:

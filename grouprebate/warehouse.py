@@ -138,10 +138,31 @@ def run_dbt(
     full_args = [*args, "--project-dir", str(DBT_PROJECT_DIR),
                  "--profiles-dir", str(DBT_PROJECT_DIR)]
     with _environ(env):
-        result = dbtRunner(manifest=manifest).invoke(full_args)
+        try:
+            result = dbtRunner(manifest=manifest).invoke(full_args)
+        finally:
+            _release_duckdb()
     if check and not result.success:
         raise WarehouseError(f"dbt {' '.join(args[:1])} failed: {describe_failures(result)}")
     return result
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation.
+
+    Otherwise the file stays locked for other processes and this process cannot open it
+    read-only (publish and export read the marts right after the build). dbt-duckdb keeps
+    its one environment on the connection manager class; closing it is what dbt-duckdb
+    itself does before switching to another database.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def describe_failures(result: Any) -> str:

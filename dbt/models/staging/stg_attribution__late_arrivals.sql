@@ -1,0 +1,18 @@
+with
+
+source as (
+    select * from {{ source('attribution', 'late_arrivals') }}
+),
+
+renamed as (
+    select
+        source as landing_source,
+        row_key,
+        event_time,
+        cast(arrival_ds as date) as arrival_ds,
+        cast(ds as date) as as_of_ds
+    from source
+    where cast(ds as date) <= {{ run_ds() }}
+)
+
+select * from renamed

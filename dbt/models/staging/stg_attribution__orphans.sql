@@ -1,0 +1,19 @@
+with
+
+source as (
+    select * from {{ source('attribution', 'orphans') }}
+),
+
+renamed as (
+    select
+        source as landing_source,
+        row_key,
+        parent_source,
+        parent_id,
+        cast(arrival_ds as date) as arrival_ds,
+        cast(ds as date) as as_of_ds
+    from source
+    where cast(ds as date) <= {{ run_ds() }}
+)
+
+select * from renamed

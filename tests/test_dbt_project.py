@@ -1,0 +1,126 @@
+"""The dbt project itself: the vars warehouse.py passes, the secrecy of the seed, the
+documentation of every column, the tests on every key, and the loader's table list."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+
+import duckdb
+import pytest
+
+from grouprebate import warehouse
+from grouprebate.config import ConfigError
+from tests import dbt_fixtures as fx
+from tests.dbt_fixtures import DbtHarness
+
+KEY_TESTS = ("unique", "unique_combination_of_columns")
+
+
+@pytest.fixture(scope="module")
+def dbt(tmp_path_factory, config) -> DbtHarness:
+    return fx.shared_harness(tmp_path_factory, config)
+
+
+@pytest.fixture(scope="module")
+def docs(dbt) -> tuple[dict, dict]:
+    """(manifest.json, catalog.json) of `dbt docs generate` on the built warehouse."""
+    warehouse.generate_docs(dbt.config, fx.LAST_DS, dbt.lake,
+                            warehouse=dbt.build(fx.LAST_DS), extra_args=dbt.dbt_args())
+    target = dbt.root / "target"
+    return (json.loads((target / "manifest.json").read_text()),
+            json.loads((target / "catalog.json").read_text()))
+
+
+def test_vars_withhold_the_seed_before_the_draw(config):
+    before = warehouse.build_vars(config, config.freeze_ds - dt.timedelta(days=1))
+    assert "draw_seed" not in before
+    assert before["draw_seed_sha256"] == hashlib.sha256(config.draw_seed.encode()).hexdigest()
+    assert warehouse.build_vars(config, config.freeze_ds)["draw_seed"] == config.draw_seed
+
+
+def test_vars_carry_every_rule_from_the_config(config):
+    values = warehouse.build_vars(config, dt.date(2018, 11, 20))
+    assert values["ds"] == "2018-11-20" and values["freeze_ds"] == "2018-11-12"
+    assert dt.datetime.fromisoformat(values["draw_open"]) == config.draw_open
+    assert (values["claim_window_hours"], values["payout_sla_hours"],
+            values["red_packet_cap_fen"], values["draw_winner_count"]) == (120, 24, 5_000_000, 100)
+    assert values["calendar_end"] == config.calendar_end.isoformat()
+    assert values["campaign_id"] == "xhq-2018" and values["timezone"] == "Asia/Shanghai"
+
+
+def test_a_run_on_or_after_the_draw_without_the_seed_is_refused(config):
+    unseeded = dataclasses.replace(config, draw_seed=None)
+    assert "draw_seed" not in warehouse.build_vars(unseeded, dt.date(2018, 11, 11))
+    with pytest.raises(ConfigError, match="needs the draw seed"):
+        warehouse.build_vars(unseeded, config.freeze_ds)
+
+
+def test_compiled_sql_holds_no_seed_before_the_draw(dbt):
+    before = fx.d("11-11")
+    result = warehouse.run_dbt(
+        ["compile", "--select", "int_winners_drawn",
+         "--vars", json.dumps(warehouse.build_vars(dbt.config, before)), *dbt.dbt_args()],
+        dbt.env(dbt.build(before)), manifest=dbt.manifest)
+    compiled = result.result.results[0].node.compiled_code
+    assert "and false  -- no seed, no draw" in compiled and fx.SEED not in compiled
+
+
+def test_a_build_leaves_the_warehouse_free_for_readers(dbt):
+    """publish/export open the marts read-only right after build_marts, in the same process."""
+    path = dbt.build(fx.LAST_DS)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select count(*) from marts.winner_list").fetchall() == [(4,)]
+
+
+def test_loader_tables_are_the_declared_sources():
+    tables = warehouse.lake_tables()
+    assert {t.path for t in tables} == set(fx.SCHEMAS)
+    assert {t.pg_table for t in tables if t.path.startswith("attribution/")} == {
+        "attribution__" + t.path.split("/")[1] for t in tables if t.path.startswith("attribution/")}
+
+
+def test_every_model_and_column_is_documented(docs):
+    manifest, catalog = docs
+    models = {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
+    assert len(models) >= 30
+    undocumented = []
+    for key, node in models.items():
+        if not node["description"].strip():
+            undocumented.append(node["name"])
+        for column in catalog["nodes"][key]["columns"]:
+            described = node["columns"].get(column, {}).get("description", "").strip()
+            if not described:
+                undocumented.append(f"{node['name']}.{column}")
+    assert undocumented == []
+
+
+def test_marts_are_in_schema_marts_and_layers_materialise_as_agreed(docs):
+    manifest, _ = docs
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        layer = node["fqn"][1]
+        assert node["schema"] == layer, node["name"]
+        expected = "view" if layer == "staging" else "table"
+        assert node["config"]["materialized"] == expected, node["name"]
+
+
+def test_every_model_has_a_test_on_its_key(docs):
+    manifest, _ = docs
+    keyed = {
+        node["attached_node"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and node.get("test_metadata")
+        and node["test_metadata"]["name"] in KEY_TESTS
+    }
+    models = {k for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
+    assert models - keyed == set()
+
+
+def test_unit_tests_pin_the_draw_and_the_split(docs):
+    manifest, _ = docs
+    tested = {u["model"] for u in manifest["unit_tests"].values()}
+    assert {"int_winners_drawn", "int_splits_allocated"} <= tested
