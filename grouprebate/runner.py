@@ -122,6 +122,28 @@ def _migrate_db(env: dict[str, str]) -> None:
     marker.touch()
 
 
+@contextmanager
+def _environ_restored() -> Iterator[None]:
+    """Leave the caller's environment as it was (Airflow's, and pyspark's Connect mode flag)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _use_airflow_home() -> None:
+    """Point an Airflow already imported in this process (e.g. by tests) at the run's DB."""
+    if "airflow.settings" not in sys.modules:
+        return
+    from airflow import settings
+
+    settings.dispose_orm(do_log=False)
+    settings.configure_vars()
+    settings.configure_orm()
+
+
 def _load_dag():
     spec = importlib.util.spec_from_file_location("grouprebate_campaign_dag", DAG_FILE)
     module = importlib.util.module_from_spec(spec)
@@ -191,10 +213,11 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
                         f"(the calendar is {config.calendar_start} to {config.calendar_end})")
     paths.workdir.mkdir(parents=True, exist_ok=True)
     results: list[DateResult] = []
-    with spark_connect_server(paths.workdir) as spark_conn:
+    with _environ_restored(), spark_connect_server(paths.workdir) as spark_conn:
         env = airflow_env(paths, config_file.resolve(), spark_conn)
         os.environ.update(env)
         _migrate_db(env)
+        _use_airflow_home()
         dag = _load_dag()
         with _Progress():
             for i, ds in enumerate(dates, 1):

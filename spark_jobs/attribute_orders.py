@@ -11,7 +11,6 @@ and only refresh memberships, orphans and the late-arrivals list.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
@@ -20,11 +19,11 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from grouprebate.config import CampaignConfig, ConfigError, load_config
+from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES
 from spark_jobs.contract_columns import record_schema
+from spark_jobs.job_cli import run_job
 from spark_jobs.lake import overwrite_partition, read_partitions
-from spark_jobs.session import get_spark
 from spark_jobs.transforms.attribution import (
     attribute_orders,
     contributions,
@@ -121,24 +120,10 @@ def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.dat
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", required=True, help="root of the lake (job outputs)")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--ds", required=True, type=dt.date.fromisoformat)
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, need_seed=False)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    spark = get_spark(f"attribute_orders {args.ds}")
-    try:
-        phase = attribute(spark, args.lake, config, args.ds)
-    except FrozenSnapshotConflict as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"attribute_orders ds={args.ds}: {phase}")
-    return 0
+    def body(spark, args, config) -> str:
+        return f"attribute_orders ds={args.ds}: {attribute(spark, args.lake, config, args.ds)}"
+
+    return run_job(__doc__, argv, body, (FrozenSnapshotConflict,))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ are still written so the failure can be diagnosed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from grouprebate.config import CampaignConfig, ConfigError, load_config
+from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES, Source, ds_deadline, reason_conflict
 from grouprebate.landing import FILE_SUFFIXES
 from spark_jobs.contract_columns import line_reason, record_schema, typed_value
+from spark_jobs.job_cli import run_job
 from spark_jobs.lake import overwrite_partition, read_partitions
-from spark_jobs.session import get_spark
 
 LINE_MASK = (1 << 33) - 1  # monotonically_increasing_id: partition << 33 | row in partition
 QUARANTINE_SCHEMA = T.StructType(
@@ -255,27 +254,13 @@ def ingest(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--landing", required=True)
-    parser.add_argument("--lake", required=True, help="root of the lake (job outputs)")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--ds", required=True, type=dt.date.fromisoformat)
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, need_seed=False)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    spark = get_spark(f"ingest_landing {args.ds}")
-    try:
+    def body(spark, args, config) -> str:
         counts = ingest(spark, args.landing, args.lake, config, args.ds)
-    except BadRowRateExceeded as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for c in counts:
-        print(f"{c.source:12} rows={c.rows} ingested={c.ingested} "
-              f"duplicates={c.duplicates} bad={c.bad} ({c.bad_rate:.2%})")
-    return 0
+        return "\n".join(f"{c.source:12} rows={c.rows} ingested={c.ingested} "
+                         f"duplicates={c.duplicates} bad={c.bad} ({c.bad_rate:.2%})"
+                         for c in counts)
+
+    return run_job(__doc__, argv, body, (BadRowRateExceeded,), needs_landing=True)
 
 
 if __name__ == "__main__":

@@ -97,3 +97,13 @@ def test_an_orphan_payment_waits_for_its_order(spark, tmp_path, config):
     attribute(spark, lake, config, D(2018, 11, 7))
     assert table(spark, lake, "orphans", D(2018, 11, 7)) == []
     assert pool(spark, lake, D(2018, 11, 7)) == 1000
+
+
+def test_job_command_line_names_the_phase(spark, tmp_path, capsys):
+    from spark_jobs.attribute_orders import main
+    from tests.conftest import CONFIG_PATH
+
+    write_lake(spark, str(tmp_path), **base())
+    args = ["--lake", str(tmp_path), "--config", str(CONFIG_PATH), "--ds", "2018-11-05"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == "attribute_orders ds=2018-11-05: standings"

@@ -19,23 +19,10 @@ import pytest
 from grouprebate.config import load_config
 from grouprebate.generator import generate
 from grouprebate.runner import run_campaign
+from tests.test_dbt_marts import CONTRACT
 
 CONFIG = Path(__file__).parent / "fixtures" / "short-campaign.yaml"
 PUBLISH = dt.date(2018, 11, 13)
-CONTRACT = {
-    "fct_attributed_orders": ["order_id", "group_id", "share_id", "buyer_user_id",
-                              "sharer_user_id", "first_paid_at", "contribution_fen"],
-    "group_pools": ["group_id", "pool_fen", "member_count_at_draw_open", "is_valid",
-                    "is_eligible"],
-    "winner_list": ["group_id", "pool_fen", "red_packet_fen", "member_count_at_draw_open",
-                    "triggered_at"],
-    "member_splits": ["group_id", "user_id", "contribution_fen", "split_fen"],
-    "payouts": ["payout_id", "group_id", "user_id", "amount_fen", "claimed_at", "due_by",
-                "export_ds"],
-    "group_exclusions": ["group_id", "reason"],
-    "forfeitures": ["group_id", "user_id", "amount_fen", "reason"],
-}
-
 
 def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(warehouse)) as con:

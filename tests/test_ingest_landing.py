@@ -166,3 +166,19 @@ def test_rerunning_a_day_gives_identical_lake_and_quarantine(spark, tmp_path, re
     ingest(spark, str(landing), str(lake), relaxed, DS)
     after = {t: rows(spark, lake / t / f"ds={DS}") for t in before}
     assert before == after
+
+
+def test_job_command_line_reports_counts_and_fails_with_one_line(spark, tmp_path, capsys):
+    from spark_jobs.ingest_landing import main
+    from tests.conftest import CONFIG_PATH
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write(landing, "orders", DS, [order(f"o{i}") for i in range(5)])
+    args = ["--landing", str(landing), "--lake", str(lake), "--config", str(CONFIG_PATH),
+            "--ds", str(DS)]
+    assert main(args) == 0
+    assert "orders       rows=5 ingested=5" in capsys.readouterr().out
+    write(landing, "orders", NEXT, ["junk"])
+    assert main([*args[:-1], str(NEXT)]) == 1
+    assert capsys.readouterr().err.startswith("error: ingest ds=2018-11-06: bad-row rate")
+    assert main([*args[:5], str(tmp_path / "missing.yaml"), *args[6:]]) == 2
