@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark_jobs.transforms.membership import member_at
 from spark_jobs.transforms.params import RuleParams
 from spark_jobs.transforms.versions import version_at_least
 
@@ -40,8 +41,7 @@ def qualifying_shares(shares: DataFrame, intervals: DataFrame, p: RuleParams) ->
     sharer_was_member = (
         (F.col("s.group_id") == F.col("m.group_id"))
         & (F.col("s.sharer_user_id") == F.col("m.user_id"))
-        & (F.col("m.joined_at") <= F.col("s.shared_at"))
-        & (F.col("m.left_at").isNull() | (F.col("m.left_at") > F.col("s.shared_at")))
+        & member_at("m", F.col("s.shared_at"))
     )
     return (
         s.join(m, on=sharer_was_member, how="left_semi")
@@ -62,8 +62,7 @@ def attribute_orders(
     m = intervals.alias("m")
     buyer_is_member = (
         (F.col("o.buyer_user_id") == F.col("m.user_id"))
-        & (F.col("m.joined_at") <= F.col("o.first_paid_at"))
-        & (F.col("m.left_at").isNull() | (F.col("m.left_at") > F.col("o.first_paid_at")))
+        & member_at("m", F.col("o.first_paid_at"))
     )
     in_groups = o.join(m, on=buyer_is_member, how="inner").select("o.*", "m.group_id")
     s = qualifying_shares(shares, intervals, p).alias("s")

@@ -30,19 +30,18 @@ def membership_intervals(events: DataFrame) -> DataFrame:
     )
 
 
-def member_at(intervals_alias: str, at) -> F.Column:
-    """Join condition: the interval named by the alias contains the instant column `at`."""
-    joined = F.col(f"{intervals_alias}.joined_at")
-    left = F.col(f"{intervals_alias}.left_at")
+def member_at(intervals_alias: str, at: F.Column) -> F.Column:
+    """Condition: the interval named by the alias ("" for none) contains the instant `at`."""
+    prefix = f"{intervals_alias}." if intervals_alias else ""
+    joined, left = F.col(f"{prefix}joined_at"), F.col(f"{prefix}left_at")
     return (joined <= at) & (left.isNull() | (left > at))
 
 
 def members_at(intervals: DataFrame, at: dt.datetime) -> DataFrame:
     """(group_id, user_id) of everyone who is a member at the instant `at`."""
-    instant = F.lit(at)
-    return intervals.where(
-        (F.col("joined_at") <= instant) & (F.col("left_at").isNull() | (F.col("left_at") > instant))
-    ).select("group_id", "user_id").distinct()
+    return (
+        intervals.where(member_at("", F.lit(at))).select("group_id", "user_id").distinct()
+    )
 
 
 def peak_member_counts(events: DataFrame, until: dt.datetime) -> DataFrame:
