@@ -79,17 +79,16 @@ def landing_files(landing: str | Path, ds: dt.date) -> dict[str, list[str]]:
     return found
 
 
-def read_lines(spark: SparkSession, files: dict[str, list[str]]) -> DataFrame:
-    """Every line of the day's files with its source, file name and 1-based line number.
+def read_lines(spark: SparkSession, source: str, paths: list[str]) -> DataFrame:
+    """Every line of one source's files of the day with its file name and 1-based line number.
 
-    One scan for all sources. Each file is read whole into one partition (never
-    split), so the row index inside a partition is the line number; gzip is
-    decompressed by the reader.
+    One scan per source, so each source's parse touches only its own files (a
+    shared scan filtered per source would read every file once per source).
+    Each file is read whole into one partition (never split), so the row index
+    inside a partition is the line number; gzip is decompressed by the reader.
     """
-    paths = [path for source_paths in files.values() for path in source_paths]
-    source_dir = F.element_at(F.split(F.col("_metadata.file_path"), "/"), -3)
     return spark.read.text(paths).select(
-        source_dir.alias("source"),
+        F.lit(source).alias("source"),
         F.col("value"),
         F.col("_metadata.file_name").alias("file"),
         (F.monotonically_increasing_id().bitwiseAND(F.lit(LINE_MASK)) + 1).alias("line"),
@@ -103,9 +102,7 @@ def key_string(source: Source) -> Column:
 
 def parse_lines(lines: DataFrame, source: Source, deadline: dt.datetime) -> DataFrame:
     """One source's lines with reason (null when valid), typed fields, key and content hash."""
-    parsed = lines.where(F.col("source") == source.name).withColumn(
-        "parsed", F.expr("try_parse_json(value)")
-    )
+    parsed = lines.withColumn("parsed", F.expr("try_parse_json(value)"))
     checked = parsed.withColumn("reason", line_reason(source, deadline))
     typed = checked.select(
         "source", "value", "file", "line", "reason",
@@ -217,10 +214,10 @@ def ingest(
     classified = None
     counts: list[SourceCounts] = []
     if files:
-        lines = read_lines(spark, files)
         parsed = reduce(
             lambda a, b: a.unionByName(b, allowMissingColumns=True),
-            [parse_lines(lines, SOURCES[name], deadline) for name in files],
+            [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
+             for name, paths in files.items()],
         )
         classified = classify_arrivals(parsed, earlier_keys(spark, lake, ds)).cache()
         counts = count_arrivals(classified)

@@ -24,8 +24,13 @@ def partition_path(root: str | Path, table: str, ds: dt.date) -> str:
 
 
 def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date) -> None:
-    """Replace exactly one ds partition of a table; re-running a day is therefore safe."""
-    df.write.mode("overwrite").parquet(partition_path(root, table, ds))
+    """Replace exactly one ds partition of a table; re-running a day is therefore safe.
+
+    The rebalance hint lets adaptive execution size the files for the data (one
+    file for a small day, ~advisory-size files for a large one) instead of one
+    file per shuffle partition, which later scans would pay for every day.
+    """
+    df.hint("rebalance").write.mode("overwrite").parquet(partition_path(root, table, ds))
 
 
 def table_exists(root: str | Path, table: str) -> bool:

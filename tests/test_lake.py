@@ -1,0 +1,41 @@
+"""The lake writer: one ds partition replaced at a time, in files sized for the data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from spark_jobs.lake import overwrite_partition
+
+DS = dt.date(2018, 11, 5)
+
+
+def parquet_files(root: Path, table: str) -> list[Path]:
+    return sorted((root / table / f"ds={DS}").glob("*.parquet"))
+
+
+def test_small_partition_is_written_as_one_file_whatever_the_shuffle_width(spark, tmp_path):
+    """Eight shuffle partitions of a few rows would be eight files every day without
+    the rebalance: later scans of the whole lake (Spark and dbt) pay for each file."""
+    saved = {k: spark.conf.get(k) for k in ("spark.sql.adaptive.enabled",
+                                           "spark.sql.shuffle.partitions")}
+    spark.conf.set("spark.sql.adaptive.enabled", "true")
+    spark.conf.set("spark.sql.shuffle.partitions", "8")
+    try:
+        df = spark.range(0, 40, numPartitions=8).withColumnRenamed("id", "n")
+        overwrite_partition(df, tmp_path, "numbers", DS)
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
+    files = parquet_files(tmp_path, "numbers")
+    assert len(files) == 1
+    assert sorted(r.n for r in spark.read.parquet(str(files[0])).collect()) == list(range(40))
+
+
+def test_overwrite_replaces_only_its_own_partition(spark, tmp_path):
+    overwrite_partition(spark.range(3), tmp_path, "numbers", DS)
+    overwrite_partition(spark.range(5), tmp_path, "numbers", DS + dt.timedelta(days=1))
+    overwrite_partition(spark.range(2), tmp_path, "numbers", DS)
+    assert spark.read.parquet(str(tmp_path / "numbers" / f"ds={DS}")).count() == 2
+    assert spark.read.parquet(
+        str(tmp_path / "numbers" / f"ds={DS + dt.timedelta(days=1)}")).count() == 5

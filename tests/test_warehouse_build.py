@@ -1,0 +1,66 @@
+"""How a nightly `dbt build` is invoked: one parse per process, no unit tests at night."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+
+from grouprebate import warehouse
+
+DS = dt.date(2018, 11, 5)
+
+
+@pytest.fixture
+def invocations(monkeypatch, tmp_path):
+    """Every dbt invocation's arguments and manifest, without running dbt."""
+    calls: list[tuple[list[str], object]] = []
+
+    def fake_run_dbt(args, env, check=True, manifest=None):
+        calls.append((list(args), manifest))
+        return SimpleNamespace(result=f"manifest#{len(calls)}", success=True)
+
+    monkeypatch.setattr(warehouse, "run_dbt", fake_run_dbt)
+    monkeypatch.setattr(warehouse, "_PARSED", {})
+    return calls
+
+
+def commands(calls) -> list[str]:
+    return [args[0] for args, _ in calls]
+
+
+def test_builds_of_several_dates_in_one_process_parse_the_project_once(
+        invocations, config, tmp_path):
+    for day in range(3):
+        warehouse.build(config, DS + dt.timedelta(days=day), tmp_path / "lake",
+                        warehouse=tmp_path / "warehouse.duckdb")
+    assert commands(invocations) == ["parse", "build", "build", "build"]
+    assert {manifest for args, manifest in invocations[1:]} == {"manifest#1"}
+
+
+def test_an_edited_project_or_another_warehouse_is_parsed_again(
+        invocations, config, tmp_path, monkeypatch):
+    warehouse.build(config, DS, tmp_path / "lake", warehouse=tmp_path / "a.duckdb")
+    warehouse.build(config, DS, tmp_path / "lake", warehouse=tmp_path / "b.duckdb")
+    monkeypatch.setattr(warehouse, "_project_fingerprint", lambda: ("edited",))
+    warehouse.build(config, DS, tmp_path / "lake", warehouse=tmp_path / "b.duckdb")
+    assert commands(invocations) == ["parse", "build", "parse", "build", "parse", "build"]
+
+
+def test_nightly_build_leaves_unit_tests_to_ci_and_keeps_data_tests(
+        invocations, config, tmp_path):
+    warehouse.build(config, DS, tmp_path / "lake", warehouse=tmp_path / "w.duckdb",
+                    unit_tests=False)
+    warehouse.build(config, DS, tmp_path / "lake", warehouse=tmp_path / "w.duckdb")
+    nightly, full = (args for args, _ in invocations[1:])
+    assert nightly[nightly.index("--exclude-resource-type") + 1] == "unit_test"
+    assert "--exclude-resource-type" not in full
+    assert "--resource-type" not in nightly
+
+
+def test_the_dag_builds_marts_without_unit_tests():
+    from grouprebate.paths import REPO_ROOT
+
+    dag_source = (REPO_ROOT / "dags" / "grouprebate_campaign.py").read_text()
+    assert "unit_tests=False" in dag_source
