@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             ingest(spark, str(landing), str(lake), config, ds)
             ingest_times[ds] = time.perf_counter() - started
+            print(f"  ingest {ds}: {ingest_times[ds]:.0f}s", flush=True)
     with PeakMemory() as attribute_peak:
         started = time.perf_counter()
         attribute(spark, str(lake), config, config.freeze_ds)
