@@ -182,12 +182,13 @@ _PARSED: dict[tuple, Any] = {}
 
 def _project_fingerprint() -> tuple:
     """Names, sizes and mtimes of the dbt project's files: any edit means a new parse."""
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        files += (p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
     return tuple(sorted(
         (str(p.relative_to(DBT_PROJECT_DIR)), p.stat().st_size, p.stat().st_mtime_ns)
-        for folder in ("models", "macros", "tests") for p in (DBT_PROJECT_DIR / folder).rglob("*")
-        if p.is_file()
-    ) + [(name, (DBT_PROJECT_DIR / name).stat().st_mtime_ns)
-         for name in ("dbt_project.yml", "profiles.yml")])
+        for p in files
+    ))
 
 
 def parsed_manifest(config: CampaignConfig, ds: dt.date, env: Mapping[str, str]) -> Any:

@@ -224,9 +224,9 @@ def ingest(
         quarantine = quarantine_rows(classified)
     else:
         quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
-    overwrite_partition(quarantine.coalesce(1), lake, "quarantine", ds)
-    overwrite_partition(report_frame(spark, counts, config.max_bad_row_rate).coalesce(1),
-                        lake, "ingest_report", ds)
+    overwrite_partition(quarantine, lake, "quarantine", ds)
+    overwrite_partition(report_frame(spark, counts, config.max_bad_row_rate), lake,
+                        "ingest_report", ds)
     over = [c for c in counts if c.bad_rate > config.max_bad_row_rate]
     if over:
         details = "; ".join(
