@@ -86,9 +86,10 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[di
         "spark.ui.enabled": "false",
         "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
         "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
-        # Local runs move little data per query: compiling whole-stage code costs more
-        # than it saves.
+        # Local runs move little data per query: generating Java for each query (whole
+        # stage or per expression) and JIT-compiling it costs more CPU than it saves.
         "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     }
     args = [str(spark_home / "sbin" / "start-connect-server.sh")]
     for key, value in conf.items():

@@ -23,7 +23,7 @@ from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES
 from spark_jobs.contract_columns import record_schema
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import overwrite_partition, read_partitions
+from spark_jobs.lake import overwrite_partitions, read_partitions
 from spark_jobs.transforms.attribution import (
     attribute_orders,
     contributions,
@@ -89,8 +89,18 @@ def check_freeze(results: dict[str, DataFrame], lake: str) -> dict[str, str]:
 
 
 def write_tables(lake: str, ds: dt.date, tables: dict[str, DataFrame]) -> None:
-    for name, df in tables.items():
-        overwrite_partition(df, lake, f"attribution/{name}", ds)
+    overwrite_partitions({f"attribution/{name}": df for name, df in tables.items()}, lake, ds)
+
+
+def write_standings(lake: str, ds: dt.date, results: dict[str, DataFrame]) -> None:
+    """Write the standings; attributed orders first, as the other two are built from it.
+
+    Its write materializes the cached attribution, so the two later writes, run
+    side by side, reuse it instead of each computing it again.
+    """
+    write_tables(lake, ds, {"attributed_orders": results["attributed_orders"]})
+    write_tables(lake, ds, {name: results[name]
+                            for name in ("member_contributions", "group_pools")})
 
 
 def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.date) -> str:
@@ -102,21 +112,30 @@ def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.dat
     p = RuleParams.from_config(config)
     tables = read_lake(spark, lake, ds)
     intervals = membership_intervals(tables["memberships"]).cache()
-    late = late_arrivals(tables, config.freeze_ds, config.draw_open)
-    write_tables(lake, ds, {"membership_intervals": intervals, "orphans": orphans(tables),
-                            "late_arrivals": late})
-    if ds > config.freeze_ds:
-        return "frozen"
-    results = {name: df.cache() for name, df in standings(tables, intervals, p).items()}
-    if ds < config.freeze_ds:
-        write_tables(lake, ds, results)
-        return "standings"
-    digests = check_freeze(results, lake)
-    write_tables(lake, ds, results)
-    manifest = Path(lake) / FREEZE_MANIFEST
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
-    return "freeze"
+    cached = [intervals]
+    try:
+        late = late_arrivals(tables, config.freeze_ds, config.draw_open)
+        outputs = {"membership_intervals": intervals, "orphans": orphans(tables),
+                   "late_arrivals": late}
+        if ds > config.freeze_ds:
+            write_tables(lake, ds, outputs)
+            return "frozen"
+        results = {name: df.cache() for name, df in standings(tables, intervals, p).items()}
+        cached += results.values()
+        if ds == config.freeze_ds:
+            digests = check_freeze(results, lake)
+        write_tables(lake, ds, outputs)
+        write_standings(lake, ds, results)
+        if ds < config.freeze_ds:
+            return "standings"
+        manifest = Path(lake) / FREEZE_MANIFEST
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+        return "freeze"
+    finally:
+        # A Spark Connect server outlives this job and serves every later date.
+        for df in cached:
+            df.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,8 @@ from grouprebate.contract import SOURCES, Source, ds_deadline, reason_conflict
 from grouprebate.landing import FILE_SUFFIXES
 from spark_jobs.contract_columns import line_reason, record_schema, typed_value
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import overwrite_partition, read_partitions
+from spark_jobs.lake import overwrite_partitions, read_partitions
 
-LINE_MASK = (1 << 33) - 1  # monotonically_increasing_id: partition << 33 | row in partition
 QUARANTINE_SCHEMA = T.StructType(
     [
         T.StructField("source", T.StringType()),
@@ -84,14 +83,26 @@ def read_lines(spark: SparkSession, source: str, paths: list[str]) -> DataFrame:
 
     One scan per source, so each source's parse touches only its own files (a
     shared scan filtered per source would read every file once per source).
-    Each file is read whole into one partition (never split), so the row index
-    inside a partition is the line number; gzip is decompressed by the reader.
+    Spark packs small files into one task and splits large plain-text files
+    into several, so the line number is the row's rank within its file, ordered
+    by the split's byte offset and then by the row's position inside the task.
+    gzip is decompressed by the reader.
     """
-    return spark.read.text(paths).select(
-        F.lit(source).alias("source"),
-        F.col("value"),
-        F.col("_metadata.file_name").alias("file"),
-        (F.monotonically_increasing_id().bitwiseAND(F.lit(LINE_MASK)) + 1).alias("line"),
+    in_file = Window.partitionBy("file").orderBy("block_start", "position")
+    return (
+        spark.read.text(paths)
+        .select(
+            F.col("value"),
+            F.col("_metadata.file_name").alias("file"),
+            F.col("_metadata.file_block_start").alias("block_start"),
+            F.monotonically_increasing_id().alias("position"),
+        )
+        .select(
+            F.lit(source).alias("source"),
+            "value",
+            "file",
+            F.row_number().over(in_file).cast("long").alias("line"),
+        )
     )
 
 
@@ -188,13 +199,13 @@ def lake_schema(source: Source) -> T.StructType:
     ])
 
 
-def earlier_keys(spark: SparkSession, lake: str, ds: dt.date) -> DataFrame:
-    """(source, key, row_hash) of every row ingested before ds."""
+def earlier_keys(spark: SparkSession, lake: str, ds: dt.date, sources: list[str]) -> DataFrame:
+    """(source, key, row_hash) of every row of these sources ingested before ds."""
     frames = [
-        read_partitions(spark, lake, name, lake_schema(source), ds, before=True).select(
-            F.lit(name).alias("source"), key_string(source).alias("key"), "row_hash"
+        read_partitions(spark, lake, name, lake_schema(SOURCES[name]), ds, before=True).select(
+            F.lit(name).alias("source"), key_string(SOURCES[name]).alias("key"), "row_hash"
         )
-        for name, source in SOURCES.items()
+        for name in sources
     ]
     return reduce(DataFrame.unionByName, frames)
 
@@ -206,9 +217,6 @@ def ingest(
 
     Every source gets a lake partition for ds, empty when nothing arrived.
     """
-    # One partition per file, whatever its size: line numbers depend on it.
-    spark.conf.set("spark.sql.files.maxPartitionBytes", str(1 << 40))
-    spark.conf.set("spark.sql.files.openCostInBytes", str(1 << 40))
     files = landing_files(landing, ds)
     deadline = ds_deadline(ds, config.tz)
     classified = None
@@ -219,14 +227,15 @@ def ingest(
             [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
              for name, paths in files.items()],
         )
-        classified = classify_arrivals(parsed, earlier_keys(spark, lake, ds)).cache()
+        earlier = earlier_keys(spark, lake, ds, list(files))
+        classified = classify_arrivals(parsed, earlier).cache()
         counts = count_arrivals(classified)
         quarantine = quarantine_rows(classified)
     else:
         quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
-    overwrite_partition(quarantine, lake, "quarantine", ds)
-    overwrite_partition(report_frame(spark, counts, config.max_bad_row_rate), lake,
-                        "ingest_report", ds)
+    overwrite_partitions({"quarantine": quarantine,
+                          "ingest_report": report_frame(spark, counts, config.max_bad_row_rate)},
+                         lake, ds)
     over = [c for c in counts if c.bad_rate > config.max_bad_row_rate]
     if over:
         details = "; ".join(
@@ -236,15 +245,16 @@ def ingest(
             f"ingest ds={ds}: bad-row rate above quality.max_bad_row_rate="
             f"{config.max_bad_row_rate:.2%} — {details}; see {lake}/quarantine/ds={ds}"
         )
+    new_rows = {}
     for name, source in SOURCES.items():
         columns = lake_schema(source).fieldNames()
         if name in files:
-            rows = classified.where(
+            new_rows[name] = classified.where(
                 (F.col("source") == name) & (F.col("arrival_kind") == "new")
             ).select(*columns)
         else:
-            rows = spark.createDataFrame([], lake_schema(source))
-        overwrite_partition(rows, lake, name, ds)
+            new_rows[name] = spark.createDataFrame([], lake_schema(source))
+    overwrite_partitions(new_rows, lake, ds)
     if classified is not None:
         classified.unpersist()
     return counts

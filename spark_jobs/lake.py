@@ -13,6 +13,8 @@ so a reader never meets a missing table or partition.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -31,6 +33,22 @@ def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date
     file per shuffle partition, which later scans would pay for every day.
     """
     df.hint("rebalance").write.mode("overwrite").parquet(partition_path(root, table, ds))
+
+
+def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: dt.date) -> None:
+    """Overwrite the ds partition of several tables at once, one Spark job per table.
+
+    A small day's write is mostly fixed latency (planning, scheduling, the
+    commit's file moves), so the writes are submitted together and Spark runs
+    them side by side. Frames that share an upstream should share a cached
+    frame that is already materialized, or each write computes it again.
+    Raises the first write's error after every write has ended.
+    """
+    with ThreadPoolExecutor(max_workers=max(len(tables), 1)) as pool:
+        futures = [pool.submit(overwrite_partition, df, root, table, ds)
+                   for table, df in tables.items()]
+    for future in futures:
+        future.result()
 
 
 def table_exists(root: str | Path, table: str) -> bool:

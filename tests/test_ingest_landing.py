@@ -139,6 +139,29 @@ def test_gzip_files_are_read_with_their_line_numbers(spark, tmp_path, relaxed):
     assert sorted(r["order_id"] for r in lake) == ["o1", "o2", "o3"]
 
 
+def test_line_numbers_hold_when_spark_packs_small_files_and_splits_large_ones(
+        spark, tmp_path, relaxed):
+    """Tiny split sizes make Spark split a.jsonl over several tasks and pack b.jsonl with
+    a piece of it; every row must still carry its own line number in its own file."""
+    landing = tmp_path / "landing"
+    write(landing, "orders", DS, [*[order(f"a{i}") for i in range(1, 31)], "broken"])
+    write(landing, "orders", DS, ["broken", order("b2"), order("b3")], name="b.jsonl")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "700")
+    spark.conf.set("spark.sql.files.openCostInBytes", "0")
+    try:
+        ingest(spark, str(landing), str(tmp_path / "lake"), relaxed, DS)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+        spark.conf.unset("spark.sql.files.openCostInBytes")
+    lake = rows(spark, tmp_path / "lake/orders" / f"ds={DS}")
+    assert sorted((r["file"], r["line"], r["order_id"]) for r in lake) == sorted(
+        [("a.jsonl", i, f"a{i}") for i in range(1, 31)]
+        + [("b.jsonl", 2, "b2"), ("b.jsonl", 3, "b3")])
+    quarantined = rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")
+    assert sorted((q["file"], q["line"]) for q in quarantined) == [("a.jsonl", 31),
+                                                                    ("b.jsonl", 1)]
+
+
 def test_bad_row_rate_above_threshold_fails_and_writes_no_lake_partition(
         spark, tmp_path, config):
     write(tmp_path / "landing", "orders", DS,
