@@ -48,7 +48,7 @@ airflow: $(STAMP)
 	$(BIN)/airflow standalone
 
 lint: $(STAMP)
-	$(BIN)/ruff check grouprebate spark_jobs dags expectations tests
+	$(BIN)/ruff check grouprebate spark_jobs dags tests benchmarks
 
 # Scale runs, kept out of `make test`: the generator's throughput and the Spark jobs'
 # wall time and peak memory on a generated campaign of BENCH_GROUPS groups.

@@ -93,14 +93,14 @@ def write_tables(lake: str, ds: dt.date, tables: dict[str, DataFrame]) -> None:
 
 
 def write_standings(lake: str, ds: dt.date, results: dict[str, DataFrame]) -> None:
-    """Write the standings; attributed orders first, as the other two are built from it.
+    """Write the cached standings one after another, in the order they are built.
 
-    Its write materializes the cached attribution, so the two later writes, run
-    side by side, reuse it instead of each computing it again.
+    Member contributions come from the attributed orders and the pools from the
+    member contributions: each write materializes the cache the next one reads,
+    where writes side by side would each compute the shared part again.
     """
-    write_tables(lake, ds, {"attributed_orders": results["attributed_orders"]})
-    write_tables(lake, ds, {name: results[name]
-                            for name in ("member_contributions", "group_pools")})
+    for name in ("attributed_orders", "member_contributions", "group_pools"):
+        write_tables(lake, ds, {name: results[name]})
 
 
 def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.date) -> str:
