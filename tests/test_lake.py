@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from spark_jobs.lake import overwrite_partition
+import pytest
+from pyspark.errors import PySparkException
+from pyspark.sql import functions as F
+
+from spark_jobs.lake import overwrite_partition, overwrite_partitions
 
 DS = dt.date(2018, 11, 5)
 
@@ -39,3 +43,18 @@ def test_overwrite_replaces_only_its_own_partition(spark, tmp_path):
     assert spark.read.parquet(str(tmp_path / "numbers" / f"ds={DS}")).count() == 2
     assert spark.read.parquet(
         str(tmp_path / "numbers" / f"ds={DS + dt.timedelta(days=1)}")).count() == 5
+
+
+def test_writes_side_by_side_all_end_and_the_failure_is_raised(spark, tmp_path):
+    """A failing table must not hide behind the others: it raises, and the writes that
+    can succeed are complete (a re-run of the day overwrites them anyway)."""
+    tables = {
+        "first": spark.range(4),
+        "broken": spark.range(1).select(F.raise_error(F.lit("no such row")).alias("x")),
+        "last": spark.range(6),
+    }
+    with pytest.raises(PySparkException, match="no such row"):
+        overwrite_partitions(tables, tmp_path, DS)
+    assert spark.read.parquet(str(tmp_path / "first" / f"ds={DS}")).count() == 4
+    assert spark.read.parquet(str(tmp_path / "last" / f"ds={DS}")).count() == 6
+    assert not parquet_files(tmp_path, "broken")
