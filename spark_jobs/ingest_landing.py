@@ -221,43 +221,44 @@ def ingest(
     deadline = ds_deadline(ds, config.tz)
     classified = None
     counts: list[SourceCounts] = []
-    if files:
-        parsed = reduce(
-            lambda a, b: a.unionByName(b, allowMissingColumns=True),
-            [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
-             for name, paths in files.items()],
-        )
-        earlier = earlier_keys(spark, lake, ds, list(files))
-        classified = classify_arrivals(parsed, earlier).cache()
-        counts = count_arrivals(classified)
-        quarantine = quarantine_rows(classified)
-    else:
-        quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
-    overwrite_partitions({"quarantine": quarantine,
-                          "ingest_report": report_frame(spark, counts, config.max_bad_row_rate)},
-                         lake, ds)
-    over = [c for c in counts if c.bad_rate > config.max_bad_row_rate]
-    if over:
-        details = "; ".join(
-            f"{c.source}: {c.bad} of {c.rows} rows bad ({c.bad_rate:.2%})" for c in over
-        )
-        raise BadRowRateExceeded(
-            f"ingest ds={ds}: bad-row rate above quality.max_bad_row_rate="
-            f"{config.max_bad_row_rate:.2%} — {details}; see {lake}/quarantine/ds={ds}"
-        )
-    new_rows = {}
-    for name, source in SOURCES.items():
-        columns = lake_schema(source).fieldNames()
-        if name in files:
-            new_rows[name] = classified.where(
-                (F.col("source") == name) & (F.col("arrival_kind") == "new")
-            ).select(*columns)
+    try:
+        if files:
+            parsed = reduce(
+                lambda a, b: a.unionByName(b, allowMissingColumns=True),
+                [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
+                 for name, paths in files.items()],
+            )
+            earlier = earlier_keys(spark, lake, ds, list(files))
+            classified = classify_arrivals(parsed, earlier).cache()
+            counts = count_arrivals(classified)
+            quarantine = quarantine_rows(classified)
         else:
-            new_rows[name] = spark.createDataFrame([], lake_schema(source))
-    overwrite_partitions(new_rows, lake, ds)
-    if classified is not None:
-        classified.unpersist()
-    return counts
+            quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
+        report = report_frame(spark, counts, config.max_bad_row_rate)
+        overwrite_partitions({"quarantine": quarantine, "ingest_report": report}, lake, ds)
+        over = [c for c in counts if c.bad_rate > config.max_bad_row_rate]
+        if over:
+            details = "; ".join(
+                f"{c.source}: {c.bad} of {c.rows} rows bad ({c.bad_rate:.2%})" for c in over
+            )
+            raise BadRowRateExceeded(
+                f"ingest ds={ds}: bad-row rate above quality.max_bad_row_rate="
+                f"{config.max_bad_row_rate:.2%} — {details}; see {lake}/quarantine/ds={ds}"
+            )
+        new_rows = {}
+        for name, source in SOURCES.items():
+            if name in files:
+                new_rows[name] = classified.where(
+                    (F.col("source") == name) & (F.col("arrival_kind") == "new")
+                ).select(*lake_schema(source).fieldNames())
+            else:
+                new_rows[name] = spark.createDataFrame([], lake_schema(source))
+        overwrite_partitions(new_rows, lake, ds)
+        return counts
+    finally:
+        # A Spark Connect server outlives this job, a failed day included.
+        if classified is not None:
+            classified.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:
