@@ -38,9 +38,9 @@ def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date
 def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: dt.date) -> None:
     """Overwrite the ds partition of several tables at once, one Spark job per table.
 
-    A small day's write is mostly fixed latency (planning, scheduling, the
-    commit's file moves), so the writes are submitted together and Spark runs
-    them side by side. Frames that share an upstream should share a cached
+    A small day's table is written by one or two tasks, so one write at a time
+    leaves cores idle; submitted together, Spark runs the writes side by side.
+    Frames that share an upstream should share a cached
     frame that is already materialized, or each write computes it again.
     Raises the first write's error after every write has ended.
     """
