@@ -3,8 +3,11 @@ the one thing it guards is broken in a copy of the built warehouse."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from grouprebate import warehouse
 from tests import dbt_fixtures as fx
 from tests.dbt_fixtures import DbtHarness
 
@@ -76,3 +79,20 @@ def test_money_invariant_fails_on_a_broken_warehouse(dbt, invariant):
     broken = dbt.copy_of(fx.LAST_DS, invariant)
     fx.execute(broken, statement)
     assert dbt.failing_tests(broken, "tag:money") == {invariant, *also_failing}, what
+
+
+@pytest.mark.parametrize("column", ["due_by", "claim_event_id"])
+def test_not_null_columns_fails_on_a_null_and_names_the_column(dbt, column):
+    """One test node checks all of a model's required columns; a null in any one fails it."""
+    broken = dbt.copy_of(fx.LAST_DS, f"null-{column}")
+    assert dbt.failing_tests(broken, "payouts,test_name:not_null_columns") == set()
+    fx.execute(broken, f"update marts.payouts set {column} = null where user_id = 'y2'")
+    result = warehouse.run_dbt(
+        ["test", "--select", "payouts,test_name:not_null_columns",
+         "--store-failures", "--vars",
+         json.dumps(warehouse.build_vars(dbt.config, fx.LAST_DS)), *dbt.dbt_args()],
+        dbt.env(broken), check=False, manifest=dbt.manifest)
+    [outcome] = result.result.results
+    assert str(outcome.status) == "fail" and outcome.failures == 1
+    failures = fx.query(broken, f"select * from {outcome.node.relation_name}")
+    assert failures == [{"column_name": column, "null_rows": 1}]
