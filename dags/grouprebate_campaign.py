@@ -122,7 +122,8 @@ def grouprebate_campaign():
         paths = RunPaths.from_env()
         ds = _ds(logical_date)
         config = load_config(config_path(), need_seed=ds >= CONFIG.freeze_ds)
-        build(config, ds, paths.lake, warehouse=paths.warehouse, unit_tests=False)
+        build(config, ds, paths.lake, warehouse=paths.warehouse, unit_tests=False,
+              extra_args=["--no-write-json"])
 
     @task.branch
     def choose_calendar_steps(logical_date=None) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -24,7 +25,7 @@ from grouprebate.contract import SOURCES, Source, ds_deadline, reason_conflict
 from grouprebate.landing import FILE_SUFFIXES
 from spark_jobs.contract_columns import line_reason, record_schema, typed_value
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import overwrite_partitions, read_partitions
+from spark_jobs.lake import checkpointed, overwrite_partitions, read_partitions
 
 QUARANTINE_SCHEMA = T.StructType(
     [
@@ -219,9 +220,8 @@ def ingest(
     """
     files = landing_files(landing, ds)
     deadline = ds_deadline(ds, config.tz)
-    classified = None
     counts: list[SourceCounts] = []
-    try:
+    with ExitStack() as held:
         if files:
             parsed = reduce(
                 lambda a, b: a.unionByName(b, allowMissingColumns=True),
@@ -229,7 +229,7 @@ def ingest(
                  for name, paths in files.items()],
             )
             earlier = earlier_keys(spark, lake, ds, list(files))
-            classified = classify_arrivals(parsed, earlier).cache()
+            classified = held.enter_context(checkpointed(classify_arrivals(parsed, earlier)))
             counts = count_arrivals(classified)
             quarantine = quarantine_rows(classified)
         else:
@@ -255,10 +255,6 @@ def ingest(
                 new_rows[name] = spark.createDataFrame([], lake_schema(source))
         overwrite_partitions(new_rows, lake, ds)
         return counts
-    finally:
-        # A Spark Connect server outlives this job, a failed day included.
-        if classified is not None:
-            classified.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:

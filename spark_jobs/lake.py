@@ -13,8 +13,9 @@ so a reader never meets a missing table or partition.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -49,6 +50,36 @@ def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: 
                    for table, df in tables.items()]
     for future in futures:
         future.result()
+
+
+@contextmanager
+def checkpointed(df: DataFrame) -> Iterator[DataFrame]:
+    """df computed once into executor memory, behind a one-node plan; released on exit.
+
+    Queries on the result are planned against that node, not against df's whole lineage.
+    A cached frame keeps its lineage, so each query on it is analysed in full again
+    before the cache is found: ingest's classified frame (every source's parse, unioned)
+    is read by eleven writes, and planning it again for each cost more than the writes.
+    Released explicitly, also on failure: a Spark Connect server outlives the job.
+    """
+    frame = df.localCheckpoint(eager=True)
+    try:
+        yield frame
+    finally:
+        _release_checkpoint(frame)
+
+
+def _release_checkpoint(frame: DataFrame) -> None:
+    plan = getattr(frame, "_plan", None)
+    if hasattr(plan, "_relation_id"):
+        # Spark Connect: the client drops a checkpoint when its plan object is collected,
+        # which a frame still referenced (a traceback, a derived frame) would put off.
+        # Drop it now, and clear the id so that the finalizer has nothing left to drop.
+        plan.__del__()
+        plan._relation_id = None
+    else:
+        # A classic session keeps the checkpoint as a persisted RDD under the plan.
+        frame._jdf.logicalPlan().rdd().unpersist(False)
 
 
 def table_exists(root: str | Path, table: str) -> bool:

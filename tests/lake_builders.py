@@ -15,7 +15,7 @@ DEFAULT_DS = dt.date(2018, 11, 1)
 
 
 def persisted_frames(spark) -> int:
-    """How many cached frames the session's Spark context holds: a job run on a
+    """How many cached or checkpointed frames the session's Spark context holds: a job run on a
     long-lived Spark Connect server must leave it as it found it."""
     return spark.sparkContext._jsc.getPersistentRDDs().size()
 

@@ -9,7 +9,8 @@ import pytest
 from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 
-from spark_jobs.lake import overwrite_partition, overwrite_partitions
+from spark_jobs.lake import checkpointed, overwrite_partition, overwrite_partitions
+from tests.lake_builders import persisted_frames
 
 DS = dt.date(2018, 11, 5)
 
@@ -58,3 +59,17 @@ def test_writes_side_by_side_all_end_and_the_failure_is_raised(spark, tmp_path):
     assert spark.read.parquet(str(tmp_path / "first" / f"ds={DS}")).count() == 4
     assert spark.read.parquet(str(tmp_path / "last" / f"ds={DS}")).count() == 6
     assert not parquet_files(tmp_path, "broken")
+
+
+def test_a_checkpoint_has_a_short_plan_and_is_released_on_exit_and_on_failure(spark):
+    before = persisted_frames(spark)
+    df = spark.range(0, 12).withColumn("kind", F.col("id") % 3).where(F.col("id") > 1)
+    with checkpointed(df) as frame:
+        assert persisted_frames(spark) == before + 1
+        assert "Filter" not in frame._jdf.queryExecution().analyzed().toString()
+        assert frame.where(F.col("kind") == 0).count() == 3
+    assert persisted_frames(spark) == before
+    with pytest.raises(RuntimeError, match="write failed"), checkpointed(df) as frame:
+        assert frame.count() == 10
+        raise RuntimeError("write failed")
+    assert persisted_frames(spark) == before
