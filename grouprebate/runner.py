@@ -92,7 +92,6 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[di
         "spark.connect.grpc.binding.port": str(port),
         "spark.ui.enabled": "false",
         "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
-        "spark.sql.shuffle.partitions": local_shuffle_partitions(),
         # Local runs move little data per query: generating Java for each query (whole
         # stage or per expression) and JIT-compiling it costs more CPU than it saves.
         "spark.sql.codegen.wholeStage": "false",

@@ -41,8 +41,8 @@ def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: 
 
     A small day's table is written by one or two tasks, so one write at a time
     leaves cores idle; submitted together, Spark runs the writes side by side.
-    Frames that share an upstream should share a cached
-    frame that is already materialized, or each write computes it again.
+    Frames that share an upstream should read it from a materialized cache or
+    checkpoint, or each write computes it again.
     Raises the first write's error after every write has ended.
     """
     with ThreadPoolExecutor(max_workers=max(len(tables), 1)) as pool:

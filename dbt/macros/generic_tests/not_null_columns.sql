@@ -1,8 +1,8 @@
 {#
     None of `columns` holds a null. One query (one dbt node) per model instead of one
-    per column: a nightly build runs every data test on every date, and dbt spends a
-    fixed ~20 ms of Python on each node whatever the query. A failure returns one row
-    naming each column that has nulls and how many rows hold one.
+    per column: a nightly build runs every data test on every date, and each node has
+    a fixed cost in dbt whatever its query (docs/warehouse.md). A failure returns one
+    row naming each column that has nulls and how many rows hold one.
 #}
 {% test not_null_columns(model, columns) %}
 
