@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from grouprebate import contract
+from spark_jobs import ingest_landing
 from spark_jobs.ingest_landing import BadRowRateExceeded, ingest
 from tests.lake_builders import persisted_frames
 
@@ -140,13 +141,46 @@ def test_gzip_files_are_read_with_their_line_numbers(spark, tmp_path, relaxed):
     assert sorted(r["order_id"] for r in lake) == ["o1", "o2", "o3"]
 
 
+def test_whole_file_and_line_by_line_reads_cut_the_same_lines(spark, tmp_path):
+    """Small files are cut into lines by the job, large ones by Hadoop's line reader:
+    both must agree on every line end (LF, CR LF, lone CR), blank lines, a missing or
+    doubled final line end, an empty file and gzip."""
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    texts = {
+        "lf.jsonl": "a\nb\n", "crlf.jsonl": "a\r\nb\r\n", "cr.jsonl": "a\rb\r",
+        "blank.jsonl": "\na\n\n\nb\n", "no-final.jsonl": "a\nb", "doubled.jsonl": "a\n\n",
+        "only-end.jsonl": "\n", "empty.jsonl": "", "mixed.jsonl": "a\r\n\rb\n\r\n",
+    }
+    for name, text in texts.items():
+        (folder / name).write_bytes(text.encode())
+    with gzip.open(folder / "z.jsonl.gz", "wt", newline="") as handle:
+        handle.write("a\r\n\nb")
+    paths = sorted(str(p) for p in folder.iterdir())
+
+    def lines(reader):
+        return sorted(tuple(r) for r in reader(spark, paths).select("file", "line", "value")
+                      .collect())
+
+    whole = lines(ingest_landing.whole_file_lines)
+    assert whole == lines(ingest_landing.numbered_lines)
+    assert [(line, value) for file, line, value in whole if file == "blank.jsonl"] == [
+        (1, ""), (2, "a"), (3, ""), (4, ""), (5, "b")]
+    assert not [row for row in whole if row[0] == "empty.jsonl"]
+
+
+@pytest.mark.parametrize("read_whole", ["all", "none", "b.jsonl"])
 def test_line_numbers_hold_when_spark_packs_small_files_and_splits_large_ones(
-        spark, tmp_path, relaxed):
+        spark, tmp_path, relaxed, monkeypatch, read_whole):
     """Tiny split sizes make Spark split a.jsonl over several tasks and pack b.jsonl with
-    a piece of it; every row must still carry its own line number in its own file."""
+    a piece of it; every row must still carry its own line number in its own file,
+    whether the files are read whole, line by line, or the small one whole only."""
     landing = tmp_path / "landing"
     write(landing, "orders", DS, [*[order(f"a{i}") for i in range(1, 31)], "broken"])
     write(landing, "orders", DS, ["broken", order("b2"), order("b3")], name="b.jsonl")
+    limits = {"none": 0, "b.jsonl": (landing / "orders" / f"ds={DS}" / "b.jsonl").stat().st_size}
+    if read_whole in limits:
+        monkeypatch.setattr(ingest_landing, "WHOLE_FILE_MAX_BYTES", limits[read_whole])
     spark.conf.set("spark.sql.files.maxPartitionBytes", "700")
     spark.conf.set("spark.sql.files.openCostInBytes", "0")
     try:
