@@ -148,7 +148,8 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
     try:
         yield ConnectServer(port, starting, logs)
     finally:
-        starting.communicate()
+        if starting.returncode is None:  # wait_ready() was not reached
+            starting.communicate()
         subprocess.run([str(spark_home / "sbin" / "stop-connect-server.sh")], env=env,
                        capture_output=True)
         deadline = time.monotonic() + 60  # the script returns before the JVM has exited
