@@ -94,11 +94,11 @@ def read_lines(spark: SparkSession, source: str, paths: list[str]) -> DataFrame:
     into lines, with no shuffle; larger ones are read line by line (see
     numbered_lines). gzip is decompressed by the reader either way.
     """
-    limit = WHOLE_FILE_MAX_BYTES
-    whole = [p for p in paths if Path(p).stat().st_size <= limit]
-    large = [p for p in paths if Path(p).stat().st_size > limit]
-    frames = ([whole_file_lines(spark, whole)] if whole else []) + (
-        [numbered_lines(spark, large)] if large else [])
+    whole, large = [], []
+    for path in paths:
+        (whole if Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES else large).append(path)
+    frames = [reader(spark, files) for reader, files in
+              ((whole_file_lines, whole), (numbered_lines, large)) if files]
     return reduce(DataFrame.unionByName, frames).select(
         F.lit(source).alias("source"), "value", "file", "line")
 
