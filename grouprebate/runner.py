@@ -121,10 +121,15 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         "spark.connect.grpc.binding.port": str(port),
         "spark.ui.enabled": "false",
         "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
-        # Local runs move little data per query: generating Java for each query (whole
-        # stage or per expression) and JIT-compiling it costs more CPU than it saves.
+        # Local runs move little data per query: generating Java for whole stages and
+        # JIT-compiling it costs more CPU than it saves. Expressions (sort orderings,
+        # projections) are still compiled, once: every date runs the same plans, so
+        # with a cache large enough for all of them no date compiles them again.
         "spark.sql.codegen.wholeStage": "false",
-        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+        "spark.sql.codegen.cache.maxEntries": "10000",
+        # Adaptive execution re-plans each query after every stage and runs each stage
+        # as a job of its own: fixed work per query that a demo day's data never repays.
+        "spark.sql.adaptive.enabled": "false",
         # A lake table has one folder per date; past 32 of them Spark lists the folders
         # with a distributed job, which on a local disk took 1.3-2 s where listing them
         # in the driver took 0.15 s (nine sources of a 35-date lake).

@@ -29,11 +29,16 @@ def partition_path(root: str | Path, table: str, ds: dt.date) -> str:
 def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date) -> None:
     """Replace exactly one ds partition of a table; re-running a day is therefore safe.
 
-    The rebalance hint lets adaptive execution size the files for the data (one
-    file for a small day, ~advisory-size files for a large one) instead of one
-    file per shuffle partition, which later scans would pay for every day.
+    Files are sized for the data (one file for a small day, ~advisory-size files for a
+    large one) instead of one per shuffle partition, which later scans of the whole
+    lake would pay for every day. With adaptive execution (Spark's default) the
+    rebalance hint does that. Without it (the local run's server, docs/orchestration.md)
+    the hint would be a blind round-robin shuffle into every shuffle partition, so the
+    partition is coalesced into one file: a server without AQE is for small days.
     """
-    df.hint("rebalance").write.mode("overwrite").parquet(partition_path(root, table, ds))
+    adaptive = df.sparkSession.conf.get("spark.sql.adaptive.enabled") == "true"
+    sized = df.hint("rebalance") if adaptive else df.coalesce(1)
+    sized.write.mode("overwrite").parquet(partition_path(root, table, ds))
 
 
 def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: dt.date) -> None:
