@@ -123,8 +123,8 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
         # Local runs move little data per query: generating Java for whole stages and
         # JIT-compiling it costs more CPU than it saves. Expressions (sort orderings,
-        # projections) are still compiled, once: every date runs the same plans, so
-        # with a cache large enough for all of them no date compiles them again.
+        # projections) are still compiled, into a cache large enough for a run's plans:
+        # later dates reuse what does not inline a date literal (filters on ds do).
         "spark.sql.codegen.wholeStage": "false",
         "spark.sql.codegen.cache.maxEntries": "10000",
         # Adaptive execution re-plans each query after every stage and runs each stage
