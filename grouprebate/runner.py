@@ -66,6 +66,9 @@ def airflow_env(paths: RunPaths, config_file: Path, spark_conn: dict) -> dict[st
         "GROUPREBATE_LANDING_TIMEOUT": "1",
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_SHUFFLE_PARTITIONS": local_shuffle_partitions(),
+        # dbt's node lines stay in dbt/logs/dbt.log; the console shows the run's progress
+        # and dbt's warnings and errors.
+        "DBT_LOG_LEVEL": os.environ.get("DBT_LOG_LEVEL", "warn"),
         "DO_NOT_TRACK": "1",
     }
 
@@ -233,6 +236,14 @@ class _Progress:
         get_listener_manager().clear()
 
 
+def _parse_dbt_project(config: CampaignConfig, ds: dt.date, paths: RunPaths) -> None:
+    """Parse the dbt project for the run now, while the Spark server's JVM comes up,
+    rather than in the first date's build (the parse is kept for every later date)."""
+    from grouprebate.warehouse import dbt_env, parsed_manifest
+
+    parsed_manifest(config, ds, dbt_env(paths.lake, paths.warehouse))
+
+
 def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
     """One DAG run for ds, with the logical date the scheduler would give it."""
     from grouprebate.calendar import logical_date_of
@@ -272,6 +283,7 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
         _migrate_db(env)
         _use_airflow_home()
         dag = _load_dag()
+        _parse_dbt_project(config, dates[0], paths)
         server.wait_ready()
         with _Progress():
             for i, ds in enumerate(dates, 1):
