@@ -81,18 +81,41 @@ def test_money_invariant_fails_on_a_broken_warehouse(dbt, invariant):
     assert dbt.failing_tests(broken, "tag:money") == {invariant, *also_failing}, what
 
 
-@pytest.mark.parametrize("column", ["due_by", "claim_event_id"])
-def test_not_null_columns_fails_on_a_null_and_names_the_column(dbt, column):
-    """One test node checks all of a model's required columns; a null in any one fails it."""
-    broken = dbt.copy_of(fx.LAST_DS, f"null-{column}")
-    assert dbt.failing_tests(broken, "payouts,test_name:not_null_columns") == set()
-    fx.execute(broken, f"update marts.payouts set {column} = null where user_id = 'y2'")
+def primary_key_failures(dbt: DbtHarness, broken, model: str) -> list[dict]:
+    """The failure rows of a model's primary_key test on a warehouse (none when it passes)."""
+    select = f"{model},test_name:primary_key"
     result = warehouse.run_dbt(
-        ["test", "--select", "payouts,test_name:not_null_columns",
-         "--store-failures", "--vars",
+        ["test", "--select", select, "--store-failures", "--vars",
          json.dumps(warehouse.build_vars(dbt.config, fx.LAST_DS)), *dbt.dbt_args()],
         dbt.env(broken), check=False, manifest=dbt.manifest)
     [outcome] = result.result.results
-    assert str(outcome.status) == "fail" and outcome.failures == 1
-    failures = fx.query(broken, f"select * from {outcome.node.relation_name}")
-    assert failures == [{"column_name": column, "null_rows": 1}]
+    if str(outcome.status) == "pass":
+        return []
+    assert str(outcome.status) == "fail"
+    return fx.query(broken, f"select * from {outcome.node.relation_name} order by all")
+
+
+@pytest.mark.parametrize("column", ["due_by", "claim_event_id"])
+def test_primary_key_fails_on_a_null_and_names_the_column(dbt, column):
+    """One test node checks all of a model's required columns; a null in any one fails it."""
+    broken = dbt.copy_of(fx.LAST_DS, f"null-{column}")
+    assert primary_key_failures(dbt, broken, "payouts") == []
+    fx.execute(broken, f"update marts.payouts set {column} = null where user_id = 'y2'")
+    assert primary_key_failures(dbt, broken, "payouts") == [
+        {"failed_check": "not null", "column_name": column, "failing_rows": 1}]
+
+
+def test_primary_key_fails_on_a_duplicated_key_with_a_nullable_part(dbt):
+    """The key's rows are unique with nulls compared equal (forfeitures' user_id is null
+    for a whole unclaimed packet), in the same node as the required columns."""
+    broken = dbt.copy_of(fx.LAST_DS, "duplicate-forfeiture")
+    assert primary_key_failures(dbt, broken, "forfeitures") == []
+    [row] = fx.query(broken, "select * from marts.forfeitures where user_id is null limit 1")
+    fx.execute(broken, "insert into marts.forfeitures select * from marts.forfeitures "
+                       f"where group_id = '{row['group_id']}' and user_id is null")
+    fx.execute(broken, "update marts.forfeitures set reason = null where user_id is not null")
+    failures = primary_key_failures(dbt, broken, "forfeitures")
+    nulled = fx.query(broken, "select count(*) as n from marts.forfeitures where reason is null")
+    assert failures == [
+        {"failed_check": "not null", "column_name": "reason", "failing_rows": nulled[0]["n"]},
+        {"failed_check": "unique", "column_name": "group_id, user_id", "failing_rows": 1}]

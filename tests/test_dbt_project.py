@@ -16,7 +16,7 @@ from grouprebate.config import ConfigError
 from tests import dbt_fixtures as fx
 from tests.dbt_fixtures import DbtHarness
 
-KEY_TESTS = ("unique", "unique_combination_of_columns")
+KEY_TESTS = ("primary_key", "unique", "unique_combination_of_columns")
 
 
 @pytest.fixture(scope="module")
