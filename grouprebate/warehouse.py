@@ -104,8 +104,6 @@ def dbt_env(
         # dbt/logs/dbt.log keeps each node's result and every error; its default debug
         # level (every statement and event) costs about 10% of a nightly build.
         "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
-        # The console's level: info prints two lines per node (256 a build).
-        "DBT_LOG_LEVEL": os.environ.get("DBT_LOG_LEVEL", "info"),
     }
     if warehouse is not None:
         env["GROUPREBATE_WAREHOUSE"] = str(Path(warehouse).resolve())

@@ -12,9 +12,8 @@
 with null_counts as (
     select
     {%- for column in not_null %}
-        sum(case when {{ column }} is null then 1 else 0 end) as {{ column }},
+        sum(case when {{ column }} is null then 1 else 0 end) as {{ column }}{{ "," if not loop.last }}
     {%- endfor %}
-        0 as no_column
     from {{ model }}
 ),
 
