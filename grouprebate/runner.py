@@ -23,6 +23,7 @@ from pathlib import Path
 
 from grouprebate.config import CampaignConfig, load_config
 from grouprebate.paths import REPO_ROOT, RunPaths
+from grouprebate.run_session import RunSession
 
 DAG_FILE = REPO_ROOT / "dags" / "grouprebate_campaign.py"
 DAG_ID = "grouprebate_campaign"
@@ -86,6 +87,10 @@ class ConnectServer:
     port: int
     starting: subprocess.Popen
     logs: Path
+
+    @property
+    def remote(self) -> str:
+        return f"sc://127.0.0.1:{self.port}"
 
     @property
     def conn(self) -> dict:
@@ -207,33 +212,30 @@ def _load_dag():
     return module.campaign_dag
 
 
-class _Progress:
-    """Airflow listener that prints each task as it starts and ends."""
+def _progress_listener():
+    """Airflow listener that prints each task as it starts."""
+    from airflow.sdk._shared.listeners import hookimpl
 
-    def __init__(self) -> None:
-        from airflow.sdk._shared.listeners import hookimpl
+    class Progress:
+        @hookimpl
+        def on_task_instance_running(self, previous_state, task_instance):
+            print(f"    {task_instance.task_id} …", flush=True)
 
-        self.started: dict[str, float] = {}
-        progress = self
+    return Progress()
 
-        class Listener:
-            @hookimpl
-            def on_task_instance_running(self, previous_state, task_instance):
-                progress.started[task_instance.task_id] = time.monotonic()
-                print(f"    {task_instance.task_id} …", flush=True)
 
-        self.listener = Listener()
+@contextmanager
+def _listening(*listeners) -> Iterator[None]:
+    """Airflow listeners registered in this process for the run's DAG runs."""
+    from airflow.sdk.listener import get_listener_manager
 
-    def __enter__(self):
-        from airflow.sdk.listener import get_listener_manager
-
-        get_listener_manager().add_listener(self.listener)
-        return self
-
-    def __exit__(self, *exc):
-        from airflow.sdk.listener import get_listener_manager
-
-        get_listener_manager().clear()
+    manager = get_listener_manager()
+    for listener in listeners:
+        manager.add_listener(listener)
+    try:
+        yield
+    finally:
+        manager.clear()
 
 
 def _parse_dbt_project(config: CampaignConfig, ds: dt.date, paths: RunPaths) -> None:
@@ -285,7 +287,8 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
         dag = _load_dag()
         _parse_dbt_project(config, dates[0], paths)
         server.wait_ready()
-        with _Progress():
+        with RunSession(server.remote) as session, \
+                _listening(_progress_listener(), session.listener):
             for i, ds in enumerate(dates, 1):
                 print(f"[{i}/{len(dates)}] ds={ds}", flush=True)
                 result = _run_date(dag, config, ds)
