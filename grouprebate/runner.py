@@ -23,7 +23,6 @@ from pathlib import Path
 
 from grouprebate.config import CampaignConfig, load_config
 from grouprebate.paths import REPO_ROOT, RunPaths
-from grouprebate.run_session import RunSession
 
 DAG_FILE = REPO_ROOT / "dags" / "grouprebate_campaign.py"
 DAG_ID = "grouprebate_campaign"
@@ -88,13 +87,15 @@ class ConnectServer:
     starting: subprocess.Popen
     logs: Path
 
+    host = "sc://127.0.0.1"
+
     @property
     def remote(self) -> str:
-        return f"sc://127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def conn(self) -> dict:
-        return {"conn_type": "spark_connect", "host": "sc://127.0.0.1", "port": self.port}
+        return {"conn_type": "spark_connect", "host": self.host, "port": self.port}
 
     def wait_ready(self, timeout: float = 120) -> None:
         """Block until the server accepts connections; the caller sets up meanwhile."""
@@ -268,6 +269,8 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
     Dates run before `start` are expected to have run already (a re-run of one
     date is start = through = that date).
     """
+    from grouprebate.run_session import RunSession
+
     config = load_config(config_file)
     paths = RunPaths(landing.resolve(), workdir.resolve())
     if not paths.landing.is_dir():
