@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -23,7 +25,7 @@ from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES
 from spark_jobs.contract_columns import record_schema
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import overwrite_partitions, read_partitions
+from spark_jobs.lake import checkpointed, overwrite_partitions, read_partitions
 from spark_jobs.transforms.attribution import (
     attribute_orders,
     contributions,
@@ -49,16 +51,21 @@ def read_lake(spark: SparkSession, lake: str, ds: dt.date) -> dict[str, DataFram
     }
 
 
-def standings(tables: dict[str, DataFrame], intervals: DataFrame,
-              p: RuleParams) -> dict[str, DataFrame]:
-    """The attribution tables (attributed orders, member contributions, pools) as of the lake."""
-    attributed = contributions(
+def standings(tables: dict[str, DataFrame], intervals: DataFrame, p: RuleParams,
+              keep: Callable[[DataFrame], DataFrame] = lambda df: df,
+              ) -> dict[str, DataFrame]:
+    """The attribution tables (attributed orders, member contributions, pools) as of the lake.
+
+    Each table is built from the one before; `keep` materializes each as it is built
+    (the job checkpoints them), so the next one reads it instead of its lineage.
+    """
+    attributed = keep(contributions(
         attribute_orders(tables["orders"], tables["payments"], tables["shares"], intervals, p),
         tables["payments"], tables["refunds"], p,
-    )
-    members = member_contributions(attributed)
-    pools = group_pools(tables["groups"], tables["users"], tables["memberships"],
-                        tables["shares"], intervals, members, p)
+    ))
+    members = keep(member_contributions(attributed))
+    pools = keep(group_pools(tables["groups"], tables["users"], tables["memberships"],
+                             tables["shares"], intervals, members, p))
     return {"attributed_orders": attributed, "member_contributions": members,
             "group_pools": pools}
 
@@ -92,17 +99,6 @@ def write_tables(lake: str, ds: dt.date, tables: dict[str, DataFrame]) -> None:
     overwrite_partitions({f"attribution/{name}": df for name, df in tables.items()}, lake, ds)
 
 
-def write_standings(lake: str, ds: dt.date, results: dict[str, DataFrame]) -> None:
-    """Write the cached standings one after another, in the order they are built.
-
-    Member contributions come from the attributed orders and the pools from the
-    member contributions: each write materializes the cache the next one reads,
-    where writes side by side would each compute the shared part again.
-    """
-    for name in ("attributed_orders", "member_contributions", "group_pools"):
-        write_tables(lake, ds, {name: results[name]})
-
-
 def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.date) -> str:
     """Run the day's attribution; returns the phase it ran ('standings', 'freeze', 'frozen').
 
@@ -111,31 +107,32 @@ def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.dat
     """
     p = RuleParams.from_config(config)
     tables = read_lake(spark, lake, ds)
-    intervals = membership_intervals(tables["memberships"]).cache()
-    cached = [intervals]
-    try:
+    with ExitStack() as held:
+        # Checkpoints, not caches: a lake write coalesces its frame into one file, which
+        # pulls the computation of an unfilled cache into that one task (attributed
+        # orders took a core's worth of time alone), and every query on a cached frame
+        # analyses its whole lineage again. A checkpoint is computed once, by all
+        # cores, and later queries plan against it alone (spark_jobs.lake.checkpointed).
+        def keep(df: DataFrame) -> DataFrame:
+            return held.enter_context(checkpointed(df))
+
+        intervals = keep(membership_intervals(tables["memberships"]))
         late = late_arrivals(tables, config.freeze_ds, config.draw_open)
         outputs = {"membership_intervals": intervals, "orphans": orphans(tables),
                    "late_arrivals": late}
         if ds > config.freeze_ds:
             write_tables(lake, ds, outputs)
             return "frozen"
-        results = {name: df.cache() for name, df in standings(tables, intervals, p).items()}
-        cached += results.values()
+        results = standings(tables, intervals, p, keep)
         if ds == config.freeze_ds:
             digests = check_freeze(results, lake)
-        write_tables(lake, ds, outputs)
-        write_standings(lake, ds, results)
+        write_tables(lake, ds, {**outputs, **results})
         if ds < config.freeze_ds:
             return "standings"
         manifest = Path(lake) / FREEZE_MANIFEST
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
         return "freeze"
-    finally:
-        # A Spark Connect server outlives this job and serves every later date.
-        for df in cached:
-            df.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:
