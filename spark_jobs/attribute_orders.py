@@ -108,11 +108,8 @@ def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.dat
     p = RuleParams.from_config(config)
     tables = read_lake(spark, lake, ds)
     with ExitStack() as held:
-        # Checkpoints, not caches: a lake write coalesces its frame into one file, which
-        # pulls the computation of an unfilled cache into that one task (attributed
-        # orders took a core's worth of time alone), and every query on a cached frame
-        # analyses its whole lineage again. A checkpoint is computed once, by all
-        # cores, and later queries plan against it alone (spark_jobs.lake.checkpointed).
+        # Checkpoints, not caches: a write coalesces its frame into one file, which
+        # pulled the filling of a cache into that one task (docs/pipeline.md).
         def keep(df: DataFrame) -> DataFrame:
             return held.enter_context(checkpointed(df))
 
