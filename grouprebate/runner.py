@@ -171,16 +171,24 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
             time.sleep(0.5)
 
 
-def _migrate_db(env: dict[str, str]) -> None:
-    """Create Airflow's metadata DB once per work directory."""
+@contextmanager
+def _db_migrating(env: dict[str, str]) -> Iterator[None]:
+    """Create Airflow's metadata DB once per work directory, in a subprocess that runs
+    while the caller parses the dbt project; the migration is waited for on exit."""
     marker = Path(env["AIRFLOW_HOME"]) / ".db-migrated"
     if marker.exists():
+        yield
         return
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"],
-                          env={**os.environ, **env}, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RunFailed(f"airflow db migrate failed:\n{done.stderr[-2000:]}")
+    migrating = subprocess.Popen([sys.executable, "-m", "airflow", "db", "migrate"],
+                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+    try:
+        yield
+    finally:
+        _, stderr = migrating.communicate()
+    if migrating.returncode != 0:
+        raise RunFailed(f"airflow db migrate failed:\n{stderr[-2000:]}")
     marker.touch()
 
 
@@ -285,10 +293,10 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
     with _environ_restored(), spark_connect_server(paths.workdir) as server:
         env = airflow_env(paths, config_file.resolve(), server.conn)
         os.environ.update(env)
-        _migrate_db(env)
+        with _db_migrating(env):
+            _parse_dbt_project(config, dates[0], paths)
         _use_airflow_home()
         dag = _load_dag()
-        _parse_dbt_project(config, dates[0], paths)
         server.wait_ready()
         with RunSession(server.remote) as session, \
                 _listening(_progress_listener(), session.listener):

@@ -75,6 +75,31 @@ def test_a_build_leaves_the_warehouse_free_for_readers(dbt):
         assert con.execute("select count(*) from marts.winner_list").fetchall() == [(4,)]
 
 
+def relation_kind(path, schema: str, name: str) -> str | None:
+    rows = fx.query(path, f"""
+        select 'table' as kind from duckdb_tables()
+        where schema_name = '{schema}' and table_name = '{name}'
+        union all
+        select 'view' from duckdb_views() where schema_name = '{schema}' and view_name = '{name}'
+    """)
+    return rows[0]["kind"] if len(rows) == 1 else f"{len(rows)} relations"
+
+
+def test_a_rebuild_replaces_a_relation_of_the_other_kind_under_a_models_name(dbt):
+    """On DuckDB a model is built with one `create or replace` (macros/materializations)."""
+    path = dbt.copy_of(fx.LAST_DS, "other-kind")
+    fx.execute(path, "drop table marts.payouts")
+    fx.execute(path, "create view marts.payouts as select 1 as stale")
+    fx.execute(path, "drop view staging.stg_lake__claims")
+    fx.execute(path, "create table staging.stg_lake__claims as select 1 as stale")
+    warehouse.build(dbt.config, fx.LAST_DS, dbt.lake, warehouse=path,
+                    extra_args=dbt.dbt_args(), manifest=dbt.manifest)
+    assert relation_kind(path, "marts", "payouts") == "table"
+    assert relation_kind(path, "staging", "stg_lake__claims") == "view"
+    assert fx.query(path, "select count(*) as n from marts.payouts") == \
+        fx.query(dbt.build(fx.LAST_DS), "select count(*) as n from marts.payouts")
+
+
 def test_loader_tables_are_the_declared_sources():
     tables = warehouse.lake_tables()
     assert {t.path for t in tables} == set(fx.SCHEMAS)
