@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ def airflow_env(paths: RunPaths, config_file: Path, spark_conn: dict) -> dict[st
         "GROUPREBATE_LANDING": str(paths.landing),
         "GROUPREBATE_WORKDIR": str(paths.workdir),
         "GROUPREBATE_CONFIG": str(config_file),
+        # Scopes what one run's dbt builds may assume about each other (warehouse.build).
+        "GROUPREBATE_RUN_ID": uuid.uuid4().hex,
         # A local run fails fast and says why; production keeps its retries and waits.
         "GROUPREBATE_RETRIES": "0",
         "GROUPREBATE_LANDING_TIMEOUT": "1",

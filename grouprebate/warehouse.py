@@ -209,6 +209,23 @@ def parsed_manifest(config: CampaignConfig, ds: dt.date, env: Mapping[str, str])
     return _PARSED[key]
 
 
+# Models fed only by the draw's winners. Before the freeze date no run has the seed,
+# so there is no winner and they cannot hold a row (tests/test_dbt_project.py).
+AFTER_DRAW_TAG = "after_draw"
+# Warehouses whose after-draw models this run built, empty, before the freeze date and
+# nothing has built since (see build()).
+_EMPTY_AFTER_DRAW: set[tuple] = set()
+_SELECTING = {"--select", "-s", "--models", "-m", "--exclude", "--selector"}
+
+
+def _run_key(env: Mapping[str, str]) -> tuple | None:
+    """The warehouse of one `grouprebate run` (which sets GROUPREBATE_RUN_ID), else None."""
+    run_id = os.environ.get("GROUPREBATE_RUN_ID")
+    if not run_id:
+        return None
+    return run_id, tuple(sorted(env.items())), _project_fingerprint()
+
+
 def build(
     config: CampaignConfig,
     ds: dt.date,
@@ -228,6 +245,10 @@ def build(
     is for the nightly runs: unit tests pin the SQL logic on fixed rows, which no run date
     changes, so they run in `make test` and CI, as dbt advises for production builds;
     the data tests (keys, money invariants) still run on every date.
+
+    Within one `grouprebate run`, a date before the freeze leaves out the after-draw
+    models (and their tests) once an earlier date of the same run has built them: they
+    are empty then and stay empty until the freeze date. Every other build is whole.
     """
     if target == "duckdb":
         path = Path(warehouse or DEFAULT_WAREHOUSE)
@@ -237,11 +258,19 @@ def build(
         schema_prefix = schema_prefix_from_env() if schema_prefix is None else schema_prefix
         load_lake_into_postgres(lake, schema_prefix=schema_prefix)
     env = dbt_env(lake, warehouse, target, schema_prefix)
+    before_draw = ds < config.freeze_ds
+    run_key = _run_key(env) if not _SELECTING.intersection(extra_args) else None
+    built_empty = before_draw and run_key is not None and run_key in _EMPTY_AFTER_DRAW
+    _EMPTY_AFTER_DRAW.discard(run_key)
     args = ["build", "--target", target, "--vars", json.dumps(build_vars(config, ds)),
-            *([] if unit_tests else ["--exclude-resource-type", "unit_test"]), *extra_args]
+            *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+            *(["--exclude", f"tag:{AFTER_DRAW_TAG}"] if built_empty else []), *extra_args]
     if manifest is None:
         manifest = parsed_manifest(config, ds, env)
-    return run_dbt(args, env, manifest=manifest)
+    result = run_dbt(args, env, manifest=manifest)
+    if before_draw and run_key is not None:
+        _EMPTY_AFTER_DRAW.add(run_key)
+    return result
 
 
 def generate_docs(

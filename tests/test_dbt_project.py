@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import shutil
 
 import duckdb
 import pytest
@@ -98,6 +99,57 @@ def test_a_rebuild_replaces_a_relation_of_the_other_kind_under_a_models_name(dbt
     assert relation_kind(path, "staging", "stg_lake__claims") == "view"
     assert fx.query(path, "select count(*) as n from marts.payouts") == \
         fx.query(dbt.build(fx.LAST_DS), "select count(*) as n from marts.payouts")
+
+
+def marts(path) -> dict[str, list[tuple]]:
+    """Every mart's rows, sorted: the warehouse as analysts see it."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [n for (n,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()]
+        return {n: sorted(con.execute(f"select * from marts.{n}").fetchall(), key=repr)
+                for n in names}
+
+
+def test_after_draw_models_are_empty_before_the_freeze_even_with_claims_landed(
+        dbt, tmp_path, monkeypatch):
+    """Why a run may leave them out of its builds before the freeze (warehouse.build)."""
+    lake = tmp_path / "lake"
+    shutil.copytree(dbt.lake, lake)
+    before = fx.FREEZE_DS - dt.timedelta(days=1)
+    early = [("c-early", "g01", "m10", fx.t("11-11 10:00"), before)]
+    fx.write_table(lake, "claims", before,
+                   fx._with_landing(fx._events(early, "claimed_at", before), "claims", before))
+    fx.write_table(lake, "draws", before, fx._with_landing(
+        fx._events([("d-early", "g01", "m01", fx.t("11-11 10:00"), before)], "drawn_at",
+                   before), "draws", before))
+    path = tmp_path / "run" / "warehouse.duckdb"
+    path.parent.mkdir()
+    if dbt.manifest is None:
+        dbt.parse()
+    monkeypatch.setattr(warehouse, "_EMPTY_AFTER_DRAW", set())
+    monkeypatch.setenv("GROUPREBATE_RUN_ID", "after-draw-test")
+
+    def build() -> list[str]:
+        result = warehouse.build(dbt.config, before, lake, warehouse=path,
+                                 extra_args=dbt.dbt_args())  # parsed for this lake
+        return sorted(r.node.name for r in result.result.results)
+
+    whole = build()
+    after_draw = {n.name for n in dbt.manifest.nodes.values()
+                  if n.resource_type == "model" and warehouse.AFTER_DRAW_TAG in n.tags}
+    assert {"int_winners_drawn", "winner_list", "member_splits", "payouts"} <= after_draw
+    tables = fx.query(path, """
+        select schema_name, table_name from duckdb_tables()
+        where schema_name in ('intermediate', 'marts')""")
+    counts = {r["table_name"]: fx.query(
+        path, f"select count(*) as n from {r['schema_name']}.{r['table_name']}")[0]["n"]
+        for r in tables}
+    assert {name: counts[name] for name in after_draw} == dict.fromkeys(after_draw, 0)
+    assert counts["fct_rejected_claims"] == 1  # the early claim was seen, and rejected
+    before_marts = marts(path)
+    again = build()
+    assert after_draw <= set(whole) and not after_draw & set(again)
+    assert marts(path) == before_marts
 
 
 def test_loader_tables_are_the_declared_sources():

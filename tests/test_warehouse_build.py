@@ -64,3 +64,67 @@ def test_the_dag_builds_marts_without_unit_tests():
 
     dag_source = (REPO_ROOT / "dags" / "grouprebate_campaign.py").read_text()
     assert "unit_tests=False" in dag_source
+
+
+AFTER_DRAW = ["--exclude", f"tag:{warehouse.AFTER_DRAW_TAG}"]
+
+
+def leaves_out_after_draw(args: list[str]) -> bool:
+    return any(args[i:i + 2] == AFTER_DRAW for i in range(len(args)))
+
+
+@pytest.fixture
+def run_id(monkeypatch):
+    monkeypatch.setattr(warehouse, "_EMPTY_AFTER_DRAW", set())
+    monkeypatch.setenv("GROUPREBATE_RUN_ID", "run-1")
+
+
+def build_dates(config, tmp_path, days, **kwargs) -> None:
+    for day in days:
+        warehouse.build(config, day, tmp_path / "lake", warehouse=tmp_path / "w.duckdb",
+                        **kwargs)
+
+
+def test_a_run_builds_after_draw_models_once_before_the_freeze_and_every_date_after(
+        invocations, run_id, config, tmp_path):
+    freeze = config.freeze_ds
+    days = [freeze - dt.timedelta(days=3), freeze - dt.timedelta(days=2),
+            freeze - dt.timedelta(days=1), freeze, freeze + dt.timedelta(days=1)]
+    build_dates(config, tmp_path, days)
+    builds = [args for args, _ in invocations if args[0] == "build"]
+    assert [leaves_out_after_draw(args) for args in builds] == [False, True, True, False, False]
+    # Back before the freeze after the draw (a re-run): the tables hold the draw; build them.
+    build_dates(config, tmp_path, [freeze - dt.timedelta(days=2)] * 2)
+    builds = [args for args, _ in invocations if args[0] == "build"]
+    assert [leaves_out_after_draw(args) for args in builds[-2:]] == [False, True]
+
+
+def test_after_draw_models_are_built_again_after_a_failure_another_run_or_warehouse(
+        invocations, run_id, config, tmp_path, monkeypatch):
+    before = config.freeze_ds - dt.timedelta(days=5)
+    build_dates(config, tmp_path, [before])
+    monkeypatch.setenv("GROUPREBATE_RUN_ID", "run-2")
+    build_dates(config, tmp_path, [before])
+    warehouse.build(config, before, tmp_path / "lake", warehouse=tmp_path / "other.duckdb")
+
+    def failing(args, env, check=True, manifest=None):
+        raise warehouse.WarehouseError("dbt build failed")
+
+    recording = warehouse.run_dbt
+    monkeypatch.setattr(warehouse, "run_dbt", failing)
+    with pytest.raises(warehouse.WarehouseError):
+        build_dates(config, tmp_path, [before])
+    monkeypatch.setattr(warehouse, "run_dbt", recording)
+    build_dates(config, tmp_path, [before])
+    builds = [args for args, _ in invocations if args[0] == "build"]
+    assert not any(leaves_out_after_draw(args) for args in builds)
+
+
+def test_builds_outside_a_run_or_with_a_selection_are_whole(
+        invocations, run_id, config, tmp_path, monkeypatch):
+    before = config.freeze_ds - dt.timedelta(days=5)
+    build_dates(config, tmp_path, [before] * 2, extra_args=["--select", "payouts"])
+    monkeypatch.delenv("GROUPREBATE_RUN_ID")
+    build_dates(config, tmp_path, [before] * 2)
+    builds = [args for args, _ in invocations if args[0] == "build"]
+    assert not any(leaves_out_after_draw(args) for args in builds)
