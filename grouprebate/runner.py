@@ -9,6 +9,7 @@ server serves the whole run and the DAG runs in this one process
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib.util
 import json
 import os
@@ -217,6 +218,25 @@ def _use_airflow_home() -> None:
     settings.configure_orm()
 
 
+@contextmanager
+def _no_full_collections() -> Iterator[None]:
+    """Python's garbage collector without its full collections while the dates run.
+
+    A full collection walks every live object of the process, and a run holds many:
+    Airflow, the DAG and dbt's manifest. It ran about 15 times in 17 dates at 0.35 s
+    each; a date's garbage is short-lived and goes in the young collections, which
+    run less often here too. Restored on exit: tests run dates in their own process.
+    """
+    saved = gc.get_threshold()
+    # Young collections after 10,000 net allocations (700 by default), a full one only
+    # after 100 of the middle ones, which a run does not reach.
+    gc.set_threshold(10_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
 def _load_dag():
     spec = importlib.util.spec_from_file_location("grouprebate_campaign_dag", DAG_FILE)
     module = importlib.util.module_from_spec(spec)
@@ -301,7 +321,7 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
         _use_airflow_home()
         dag = _load_dag()
         server.wait_ready()
-        with RunSession(server.remote) as session, \
+        with RunSession(server.remote) as session, _no_full_collections(), \
                 _listening(_progress_listener(), session.listener):
             for i, ds in enumerate(dates, 1):
                 print(f"[{i}/{len(dates)}] ds={ds}", flush=True)

@@ -70,3 +70,15 @@ def test_spark_tasks_use_the_spark_connection(dag):
     for task_id in ("ingest_landing", "attribute_orders"):
         task = dag.get_task(task_id)
         assert task.conn_id == "spark_grouprebate"
+
+
+def test_a_local_run_defers_full_collections_and_restores_the_collector_after():
+    import gc
+
+    from grouprebate.runner import _no_full_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), _no_full_collections():
+        assert gc.get_threshold()[0] > before[0]
+        raise RuntimeError("a failed date")
+    assert gc.get_threshold() == before
