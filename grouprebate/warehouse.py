@@ -209,12 +209,15 @@ def parsed_manifest(config: CampaignConfig, ds: dt.date, env: Mapping[str, str])
     return _PARSED[key]
 
 
-# Models fed only by the draw's winners. Before the freeze date no run has the seed,
-# so there is no winner and they cannot hold a row (tests/test_dbt_project.py).
+# The models a build may leave out when an earlier build of the same run, on the same
+# side of the freeze date, made them: before it, the after-draw models (fed only by the
+# draw's winners) are empty, as no run before it has the seed; from it on, the frozen
+# models (the frozen snapshot and the draw) never change. tests/test_dbt_project.py.
 AFTER_DRAW_TAG = "after_draw"
-# Warehouses whose after-draw models this run built, empty, before the freeze date and
-# nothing has built since (see build()).
-_EMPTY_AFTER_DRAW: set[tuple] = set()
+FROZEN_TAG = "frozen"
+# Per run and warehouse: whether its last build ran from the freeze date on (True) or
+# before it (False); absent after a failure, and until the run's first build.
+_LAST_SIDE: dict[tuple, bool] = {}
 _SELECTING = {"--select", "-s", "--models", "-m", "--exclude", "--selector"}
 
 
@@ -246,9 +249,10 @@ def build(
     changes, so they run in `make test` and CI, as dbt advises for production builds;
     the data tests (keys, money invariants) still run on every date.
 
-    Within one `grouprebate run`, a date before the freeze leaves out the after-draw
-    models (and their tests) once an earlier date of the same run has built them: they
-    are empty then and stay empty until the freeze date. Every other build is whole.
+    Within one `grouprebate run`, a date leaves out the models that the run's previous
+    build, on the same side of the freeze date, made and that cannot have changed since
+    (AFTER_DRAW_TAG before the freeze, FROZEN_TAG from it on), and their tests. Any
+    other build is whole.
     """
     if target == "duckdb":
         path = Path(warehouse or DEFAULT_WAREHOUSE)
@@ -258,18 +262,18 @@ def build(
         schema_prefix = schema_prefix_from_env() if schema_prefix is None else schema_prefix
         load_lake_into_postgres(lake, schema_prefix=schema_prefix)
     env = dbt_env(lake, warehouse, target, schema_prefix)
-    before_draw = ds < config.freeze_ds
+    from_freeze = ds >= config.freeze_ds
     run_key = _run_key(env) if not _SELECTING.intersection(extra_args) else None
-    built_empty = before_draw and run_key is not None and run_key in _EMPTY_AFTER_DRAW
-    _EMPTY_AFTER_DRAW.discard(run_key)
+    unchanged = run_key is not None and _LAST_SIDE.pop(run_key, None) == from_freeze
+    left_out = FROZEN_TAG if from_freeze else AFTER_DRAW_TAG
     args = ["build", "--target", target, "--vars", json.dumps(build_vars(config, ds)),
             *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
-            *(["--exclude", f"tag:{AFTER_DRAW_TAG}"] if built_empty else []), *extra_args]
+            *(["--exclude", f"tag:{left_out}"] if unchanged else []), *extra_args]
     if manifest is None:
         manifest = parsed_manifest(config, ds, env)
     result = run_dbt(args, env, manifest=manifest)
-    if before_draw and run_key is not None:
-        _EMPTY_AFTER_DRAW.add(run_key)
+    if run_key is not None:
+        _LAST_SIDE[run_key] = from_freeze
     return result
 
 

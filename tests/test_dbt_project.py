@@ -124,9 +124,7 @@ def test_after_draw_models_are_empty_before_the_freeze_even_with_claims_landed(
                    before), "draws", before))
     path = tmp_path / "run" / "warehouse.duckdb"
     path.parent.mkdir()
-    if dbt.manifest is None:
-        dbt.parse()
-    monkeypatch.setattr(warehouse, "_EMPTY_AFTER_DRAW", set())
+    monkeypatch.setattr(warehouse, "_LAST_SIDE", {})
     monkeypatch.setenv("GROUPREBATE_RUN_ID", "after-draw-test")
 
     def build() -> list[str]:
@@ -135,8 +133,7 @@ def test_after_draw_models_are_empty_before_the_freeze_even_with_claims_landed(
         return sorted(r.node.name for r in result.result.results)
 
     whole = build()
-    after_draw = {n.name for n in dbt.manifest.nodes.values()
-                  if n.resource_type == "model" and warehouse.AFTER_DRAW_TAG in n.tags}
+    after_draw = set(tagged(dbt, warehouse.AFTER_DRAW_TAG))
     assert {"int_winners_drawn", "winner_list", "member_splits", "payouts"} <= after_draw
     tables = fx.query(path, """
         select schema_name, table_name from duckdb_tables()
@@ -150,6 +147,42 @@ def test_after_draw_models_are_empty_before_the_freeze_even_with_claims_landed(
     again = build()
     assert after_draw <= set(whole) and not after_draw & set(again)
     assert marts(path) == before_marts
+
+
+def tagged(dbt, tag: str) -> dict[str, str]:
+    """Models carrying a dbt tag: name -> schema."""
+    if dbt.manifest is None:
+        dbt.parse()
+    return {n.name: n.schema for n in dbt.manifest.nodes.values()
+            if n.resource_type == "model" and tag in n.tags}
+
+
+def rows_of(path, schema: str, name: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return sorted(con.execute(f"select * from {schema}.{name}").fetchall(), key=repr)
+
+
+def test_frozen_models_are_the_same_on_every_date_from_the_freeze_on(
+        dbt, tmp_path, monkeypatch):
+    """Why a run may leave them out of its builds from the freeze on (warehouse.build):
+    later dates bring draws, claims, late orders and members, and change none of them."""
+    frozen = tagged(dbt, warehouse.FROZEN_TAG)
+    assert {"int_group_pools_snapshotted", "fct_attributed_orders", "int_winners_drawn",
+            "draw_audit"} <= set(frozen)
+    at_freeze, last = dbt.build(fx.FREEZE_DS), dbt.build(fx.LAST_DS)
+    for name, schema in frozen.items():
+        assert rows_of(at_freeze, schema, name) == rows_of(last, schema, name), name
+    assert rows_of(last, "intermediate", "int_winners_drawn")
+    # A run that built them on the freeze date leaves them out later, with the same marts.
+    path = tmp_path / "run" / "warehouse.duckdb"
+    path.parent.mkdir()
+    monkeypatch.setattr(warehouse, "_LAST_SIDE", {})
+    monkeypatch.setenv("GROUPREBATE_RUN_ID", "frozen-test")
+    for ds in (fx.FREEZE_DS, fx.LAST_DS):
+        result = warehouse.build(dbt.config, ds, dbt.lake, warehouse=path,
+                                 extra_args=dbt.dbt_args(), manifest=dbt.manifest)
+    assert not set(frozen) & {r.node.name for r in result.result.results}
+    assert marts(path) == marts(last)
 
 
 def test_loader_tables_are_the_declared_sources():

@@ -66,16 +66,19 @@ def test_the_dag_builds_marts_without_unit_tests():
     assert "unit_tests=False" in dag_source
 
 
-AFTER_DRAW = ["--exclude", f"tag:{warehouse.AFTER_DRAW_TAG}"]
+def left_out(args: list[str]) -> str | None:
+    """The tag a build leaves out (`--exclude tag:...`), if any."""
+    tags = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--exclude"]
+    return tags[0].removeprefix("tag:") if tags else None
 
 
-def leaves_out_after_draw(args: list[str]) -> bool:
-    return any(args[i:i + 2] == AFTER_DRAW for i in range(len(args)))
+def builds(invocations) -> list[list[str]]:
+    return [args for args, _ in invocations if args[0] == "build"]
 
 
 @pytest.fixture
 def run_id(monkeypatch):
-    monkeypatch.setattr(warehouse, "_EMPTY_AFTER_DRAW", set())
+    monkeypatch.setattr(warehouse, "_LAST_SIDE", {})
     monkeypatch.setenv("GROUPREBATE_RUN_ID", "run-1")
 
 
@@ -85,21 +88,21 @@ def build_dates(config, tmp_path, days, **kwargs) -> None:
                         **kwargs)
 
 
-def test_a_run_builds_after_draw_models_once_before_the_freeze_and_every_date_after(
+def test_a_run_builds_what_cannot_change_once_on_each_side_of_the_freeze(
         invocations, run_id, config, tmp_path):
     freeze = config.freeze_ds
-    days = [freeze - dt.timedelta(days=3), freeze - dt.timedelta(days=2),
-            freeze - dt.timedelta(days=1), freeze, freeze + dt.timedelta(days=1)]
+    days = [freeze + dt.timedelta(days=n) for n in (-3, -2, -1, 0, 1, 2)]
     build_dates(config, tmp_path, days)
-    builds = [args for args, _ in invocations if args[0] == "build"]
-    assert [leaves_out_after_draw(args) for args in builds] == [False, True, True, False, False]
-    # Back before the freeze after the draw (a re-run): the tables hold the draw; build them.
-    build_dates(config, tmp_path, [freeze - dt.timedelta(days=2)] * 2)
-    builds = [args for args, _ in invocations if args[0] == "build"]
-    assert [leaves_out_after_draw(args) for args in builds[-2:]] == [False, True]
+    after_draw, frozen = warehouse.AFTER_DRAW_TAG, warehouse.FROZEN_TAG
+    assert [left_out(args) for args in builds(invocations)] == \
+        [None, after_draw, after_draw, None, frozen, frozen]
+    # Back before the freeze (a re-run): the tables hold the draw, so they are built again.
+    build_dates(config, tmp_path, [freeze - dt.timedelta(days=2)] * 2 + [freeze] * 2)
+    assert [left_out(args) for args in builds(invocations)[-4:]] == \
+        [None, after_draw, None, frozen]
 
 
-def test_after_draw_models_are_built_again_after_a_failure_another_run_or_warehouse(
+def test_builds_are_whole_again_after_a_failure_in_another_run_or_warehouse(
         invocations, run_id, config, tmp_path, monkeypatch):
     before = config.freeze_ds - dt.timedelta(days=5)
     build_dates(config, tmp_path, [before])
@@ -116,8 +119,7 @@ def test_after_draw_models_are_built_again_after_a_failure_another_run_or_wareho
         build_dates(config, tmp_path, [before])
     monkeypatch.setattr(warehouse, "run_dbt", recording)
     build_dates(config, tmp_path, [before])
-    builds = [args for args, _ in invocations if args[0] == "build"]
-    assert not any(leaves_out_after_draw(args) for args in builds)
+    assert [left_out(args) for args in builds(invocations)] == [None] * 4
 
 
 def test_builds_outside_a_run_or_with_a_selection_are_whole(
@@ -126,5 +128,4 @@ def test_builds_outside_a_run_or_with_a_selection_are_whole(
     build_dates(config, tmp_path, [before] * 2, extra_args=["--select", "payouts"])
     monkeypatch.delenv("GROUPREBATE_RUN_ID")
     build_dates(config, tmp_path, [before] * 2)
-    builds = [args for args, _ in invocations if args[0] == "build"]
-    assert not any(leaves_out_after_draw(args) for args in builds)
+    assert [left_out(args) for args in builds(invocations)] == [None] * 4
