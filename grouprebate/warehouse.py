@@ -251,8 +251,8 @@ def build(
 
     Within one `grouprebate run`, a date leaves out the models that the run's previous
     build, on the same side of the freeze date, made and that cannot have changed since
-    (AFTER_DRAW_TAG before the freeze, FROZEN_TAG from it on), and their tests. Any
-    other build is whole.
+    (AFTER_DRAW_TAG before the freeze, FROZEN_TAG from it on), and the tests that read
+    nothing else. Any other build is whole.
     """
     if target == "duckdb":
         path = Path(warehouse or DEFAULT_WAREHOUSE)
@@ -268,7 +268,9 @@ def build(
     left_out = FROZEN_TAG if from_freeze else AFTER_DRAW_TAG
     args = ["build", "--target", target, "--vars", json.dumps(build_vars(config, ds)),
             *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
-            *(["--exclude", f"tag:{left_out}"] if unchanged else []), *extra_args]
+            # cautious: a test that also reads a model being built still runs
+            *(["--exclude", f"tag:{left_out}", "--indirect-selection", "cautious"]
+              if unchanged else []), *extra_args]
     if manifest is None:
         manifest = parsed_manifest(config, ds, env)
     result = run_dbt(args, env, manifest=manifest)
