@@ -147,6 +147,11 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         # with a distributed job, which on a local disk took 1.3-2 s where listing them
         # in the driver took 0.15 s (nine sources of a 35-date lake).
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "10000",
+        # A date writes about 20 small partitions: no checksum file beside each file
+        # (a local lake is rewritten by any re-run, and Parquet pages carry checksums)
+        # and no _SUCCESS marker, which nothing reads (a reader lists ds folders).
+        "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
         # One long-lived server running many small queries: the throughput collector
         # spends less CPU than G1's concurrent marking on two cores. The JIT compiler
         # threads took about half of its CPU, compiling the many lukewarm methods of
