@@ -39,3 +39,10 @@ def spark():
         session.conf.set(key, value)
     yield session
     session.stop()
+    # Close the Py4J gateway's connections now: left to interpreter exit, their
+    # finalizers log to streams that pytest (and Airflow's logging) have closed.
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None:
+        SparkContext._gateway.shutdown()
+        SparkContext._gateway = SparkContext._jvm = None
