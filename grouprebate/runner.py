@@ -8,6 +8,7 @@ server serves the whole run and the DAG runs in this one process
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import gc
 import importlib.util
@@ -40,7 +41,28 @@ class DateResult:
     ds: dt.date
     state: str
     seconds: float
-    tasks: dict[str, tuple[str, float]] = field(default_factory=dict)
+    tasks: dict[str, tuple[str, float]] = field(default_factory=dict)  # in start order
+
+    def breakdown(self) -> str:
+        """The date's closing line: its time, and each task's that took half a second or more."""
+        timed = [(t, s) for t, (_, s) in self.tasks.items() if s >= 0.5]
+        rest = self.seconds - sum(s for _, s in timed)
+        parts = [f"{t} {s:.1f}s" for t, s in timed] + [f"other {rest:.1f}s"]
+        return f"{self.state} in {self.seconds:.1f}s ({', '.join(parts)})"
+
+
+TIMINGS_FILE = "run-timings.csv"
+
+
+def write_timings(path: Path, results: list[DateResult]) -> None:
+    """One row per task instance of the dates run so far: where each date's time went."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["ds", "dag_run_seconds", "task", "state", "task_seconds"])
+        for result in results:
+            for task_id, (state, seconds) in result.tasks.items():
+                writer.writerow([result.ds.isoformat(), f"{result.seconds:.2f}", task_id, state,
+                                 f"{seconds:.2f}"])
 
 
 def local_shuffle_partitions() -> str:
@@ -290,7 +312,9 @@ def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
     started = time.monotonic()
     run = dag.test(logical_date=logical_date_of(ds, config))
     result = DateResult(ds, str(run.state), time.monotonic() - started)
-    for ti in run.get_task_instances():
+    started_first = sorted(run.get_task_instances(),
+                           key=lambda ti: (ti.start_date is None, ti.start_date or 0))
+    for ti in started_first:
         seconds = (ti.end_date - ti.start_date).total_seconds() if ti.end_date and ti.start_date \
             else 0.0
         result.tasks[ti.task_id] = (str(ti.state), seconds)
@@ -332,7 +356,8 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
                 print(f"[{i}/{len(dates)}] ds={ds}", flush=True)
                 result = _run_date(dag, config, ds)
                 results.append(result)
-                print(f"    {result.state} in {result.seconds:.1f}s", flush=True)
+                write_timings(paths.workdir / TIMINGS_FILE, results)
+                print(f"    {result.breakdown()}", flush=True)
                 if result.state != "success":
                     failed = [t for t, (s, _) in result.tasks.items() if s == "failed"]
                     raise RunFailed(
@@ -372,5 +397,6 @@ def summarize(workdir: Path, results: list[DateResult]) -> str:
         f"warehouse: {paths.warehouse}",
         f"exports:   {paths.exports} (payouts/, draw/, public/)",
         f"lake:      {paths.lake}",
+        f"timings:   {paths.workdir / TIMINGS_FILE} (every task of every date)",
     ]
     return "\n".join(lines)

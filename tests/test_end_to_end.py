@@ -78,6 +78,19 @@ def test_every_calendar_date_ran_successfully(campaign):
     assert "winners:" in output and "payouts:" in output
 
 
+def test_the_timings_file_covers_every_task_of_the_last_invocation(campaign):
+    with (campaign["workdir"] / "run-timings.csv").open(newline="") as rows:
+        timings = list(csv.DictReader(rows))
+    later = [d for d in campaign["config"].calendar() if d > PUBLISH]
+    assert sorted({row["ds"] for row in timings}) == [d.isoformat() for d in later]
+    for ds in later:
+        ran = {row["task"]: row for row in timings if row["ds"] == ds.isoformat()}
+        assert {"ingest_landing", "attribute_orders", "build_marts", "export_payouts"} <= set(ran)
+        assert all(row["state"] in ("success", "skipped") for row in ran.values())
+        assert sum(float(r["task_seconds"]) for r in ran.values()) <= float(
+            ran["build_marts"]["dag_run_seconds"])
+
+
 def test_contract_marts_have_their_columns(campaign):
     for table, columns in CONTRACT.items():
         got = [c for (c,) in query(campaign, f"select column_name from information_schema.columns "
