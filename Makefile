@@ -37,14 +37,20 @@ run: $(STAMP)
 	    --groups $(DEMO_GROUPS) --seed $(DEMO_SEED)
 	$(BIN)/grouprebate run --landing $(WORK)/landing --config $(CONFIG) --workdir $(WORK)/run
 
-# Airflow's own UI on http://127.0.0.1:8080 with the campaign DAG loaded (Ctrl-C stops it).
+# Airflow's own UI on http://127.0.0.1:$(AIRFLOW_PORT) with the campaign DAG loaded (Ctrl-C
+# stops it). `airflow standalone` starts its components as `airflow ...` commands, found on
+# PATH; its Spark tasks each run a local Spark (a JVM per task: for watching, not for speed).
+AIRFLOW_PORT ?= 8080
+AIRFLOW_UI   := $(abspath $(WORK))/airflow-ui
 airflow: $(STAMP)
-	AIRFLOW_HOME=$(CURDIR)/$(WORK)/airflow-ui \
+	PATH=$(CURDIR)/$(BIN):$$PATH \
+	AIRFLOW_CONN_SPARK_GROUPREBATE='{"conn_type": "spark", "host": "local[*]"}' \
+	AIRFLOW_HOME=$(AIRFLOW_UI) \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False \
-	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
-	GROUPREBATE_LANDING=$(CURDIR)/$(WORK)/landing GROUPREBATE_WORKDIR=$(CURDIR)/$(WORK)/airflow-ui \
-	GROUPREBATE_CONFIG=$(CURDIR)/$(CONFIG) \
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	GROUPREBATE_LANDING=$(abspath $(WORK))/landing GROUPREBATE_WORKDIR=$(AIRFLOW_UI) \
+	GROUPREBATE_CONFIG=$(abspath $(CONFIG)) \
 	$(BIN)/airflow standalone
 
 lint: $(STAMP)
