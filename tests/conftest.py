@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -18,6 +19,14 @@ TEST_ENV = {"GROUPREBATE_DRAW_SEED": "test-seed", "GROUPREBATE_PSEUDONYM_KEY": "
 @pytest.fixture(scope="session")
 def config() -> CampaignConfig:
     return load_config(CONFIG_PATH, env=TEST_ENV)
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

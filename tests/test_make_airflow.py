@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,12 +17,6 @@ import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_json(url: str, token: str | None = None, body: dict | None = None) -> dict:
@@ -36,8 +29,8 @@ def get_json(url: str, token: str | None = None, body: dict | None = None) -> di
 
 
 @pytest.fixture
-def airflow_ui(tmp_path):
-    port = free_port()
+def airflow_ui(tmp_path, free_port):
+    port = free_port
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SPARK_"))}
     log = (tmp_path / "standalone.log").open("w")
     ui = subprocess.Popen(["make", "--no-print-directory", "airflow", f"WORK={tmp_path}",

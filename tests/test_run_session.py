@@ -51,18 +51,10 @@ with spark_connect_server(Path(sys.argv[1]), port=int(sys.argv[2])) as server:
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_spark_tasks_share_the_runs_session_and_the_run_releases_it(tmp_path):
+def test_spark_tasks_share_the_runs_session_and_the_run_releases_it(tmp_path, free_port):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "AIRFLOW"))}
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(free_port())],
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(free_port)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "second task counted 3" in done.stdout, done.stdout[-3000:]
