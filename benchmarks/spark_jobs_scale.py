@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from grouprebate.config import load_config
-from grouprebate.generator import generate
+from grouprebate.demo.generator import generate
 from grouprebate.paths import DEFAULT_CONFIG
 
 

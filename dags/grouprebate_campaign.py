@@ -6,12 +6,13 @@ One run per campaign date `ds` (SPEC §6), in order, from the config's
 after the day has ended. Each run:
 
 1. `wait_for_landing` — waits for the day's landing partition (fails clearly on timeout);
-2. `ingest_landing` — Spark: contract checks, dedup, quarantine, the lake partition;
-3. `check_landing_quality` — gate: the bad-row threshold of every source;
-4. `attribute_orders` — Spark: attribution and pools as of ds; the draw date freezes them;
-5. `check_attribution_quality` — gate: the money identities of the attribution tables;
-6. `build_marts` — dbt build (models and tests) as of ds;
-7. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
+2. `ingest_landing` — Spark: contract checks, dedup, quarantine, the lake partition; it
+   fails the date, before writing the lake partition, when a source's bad-row rate is
+   over `quality.max_bad_row_rate`;
+3. `attribute_orders` — Spark: attribution and pools as of ds; the draw date freezes them;
+4. `check_attribution_quality` — gate: the money identities of the attribution tables;
+5. `build_marts` — dbt build (models and tests) as of ds;
+6. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
    `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date,
    `publish_winner_list` on the publish date, `export_payouts` from the draw onward.
 
@@ -91,13 +92,6 @@ def grouprebate_campaign():
         ingest(configure(spark), str(paths.landing), str(paths.lake), CONFIG,
                _ds(logical_date))
 
-    @task
-    def check_landing_quality(logical_date=None) -> None:
-        from grouprebate.paths import RunPaths
-        from grouprebate.quality import check_landing
-
-        check_landing(RunPaths.from_env().lake, _ds(logical_date))
-
     @task.pyspark(conn_id=SPARK_CONN_ID)
     def attribute_orders(spark=None, logical_date=None) -> str:
         from grouprebate.paths import RunPaths
@@ -116,12 +110,13 @@ def grouprebate_campaign():
 
     @task
     def build_marts(logical_date=None) -> None:
+        from grouprebate.calendar import phase
         from grouprebate.paths import RunPaths
-        from grouprebate.warehouse import build
+        from grouprebate.warehouse.dbt_runner import build
 
         paths = RunPaths.from_env()
         ds = _ds(logical_date)
-        config = load_config(config_path(), need_seed=ds >= CONFIG.freeze_ds)
+        config = load_config(config_path(), need_seed=phase(CONFIG, ds).has_drawn)
         build(config, ds, paths.lake, warehouse=paths.warehouse, unit_tests=False,
               extra_args=["--no-write-json"])
 
@@ -134,15 +129,15 @@ def grouprebate_campaign():
     @task(task_id=PUBLISH_SEED_DIGEST)
     def publish_seed_digest() -> str:
         from grouprebate.paths import RunPaths
-        from grouprebate.publish import publish_seed_digest as publish
+        from grouprebate.publish.draw import publish_seed_digest as publish
 
         return str(publish(load_config(config_path()), RunPaths.from_env().exports))
 
     @task(task_id=PUBLISH_DRAW_AUDIT)
     def publish_draw_audit() -> str:
         from grouprebate.paths import RunPaths
-        from grouprebate.publish import duckdb_query
-        from grouprebate.publish import publish_draw_audit as publish
+        from grouprebate.publish.draw import publish_draw_audit as publish
+        from grouprebate.warehouse.marts import duckdb_query
 
         paths = RunPaths.from_env()
         return str(publish(duckdb_query(paths.warehouse), load_config(config_path()),
@@ -151,8 +146,8 @@ def grouprebate_campaign():
     @task(task_id=PUBLISH_WINNER_LIST)
     def publish_winner_list() -> str:
         from grouprebate.paths import RunPaths
-        from grouprebate.publish import duckdb_query
-        from grouprebate.publish import publish_winner_list as publish
+        from grouprebate.publish.winner_list import publish_winner_list as publish
+        from grouprebate.warehouse.marts import duckdb_query
 
         paths = RunPaths.from_env()
         config = load_config(config_path())
@@ -162,8 +157,8 @@ def grouprebate_campaign():
     @task(task_id=EXPORT_PAYOUTS)
     def export_payouts(logical_date=None) -> dict:
         from grouprebate.paths import RunPaths
-        from grouprebate.publish import duckdb_query
-        from grouprebate.publish import export_payouts as export
+        from grouprebate.publish.payouts import export_payouts as export
+        from grouprebate.warehouse.marts import duckdb_query
 
         paths = RunPaths.from_env()
         return export(duckdb_query(paths.warehouse), CONFIG, _ds(logical_date),
@@ -173,7 +168,6 @@ def grouprebate_campaign():
     chain(
         wait_for_landing(),
         ingest_landing(),
-        check_landing_quality(),
         attribute_orders(),
         check_attribution_quality(),
         build_marts(),

@@ -13,7 +13,7 @@ from grouprebate.paths import DEFAULT_CONFIG
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from grouprebate.generator import generate
+    from grouprebate.demo.generator import generate
 
     config = load_config(args.config, need_seed=False)
     summary = generate(Path(args.out), groups=args.groups, seed=args.seed,
@@ -30,7 +30,7 @@ def _validate(args: argparse.Namespace) -> int:
     failed = False
     for source, partitions in validate_landing(Path(args.landing), config).items():
         for ds, report in sorted(partitions.items()):
-            over = report.rate() > config.max_bad_row_rate
+            over = not report.passes(config.max_bad_row_rate)
             failed |= over
             flag = "  OVER THRESHOLD" if over else ""
             print(f"{source:12} ds={ds}  rows={report.rows:<9} bad={report.bad:<6} "
@@ -42,14 +42,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from grouprebate.runner import RunFailed, run_campaign, summarize
+    from grouprebate.local.connect_server import ConnectServerFailed
+    from grouprebate.local.run import RunFailed, run_campaign, summarize
 
     through = dt.date.fromisoformat(args.through) if args.through else None
     start = dt.date.fromisoformat(args.start) if args.start else None
     try:
         results = run_campaign(Path(args.landing), Path(args.config), Path(args.workdir),
                                through=through, start=start)
-    except RunFailed as exc:
+    except (RunFailed, ConnectServerFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(summarize(Path(args.workdir), results))

@@ -164,12 +164,14 @@ def parse_timestamp(text: str) -> dt.datetime | None:
         return None
 
 
-def version_key(version: str) -> tuple[int, ...]:
-    """A sortable key comparing versions numerically (8.10.0 > 8.9.0; 8.1 == 8.1.0)."""
-    parts = [int(p) for p in version.split(".")]
-    while len(parts) > 1 and parts[-1] == 0:
-        parts.pop()
-    return tuple(parts)
+def bad_row_rate(bad: int, rows: int) -> float:
+    return bad / rows if rows else 0.0
+
+
+def passes_bad_row_gate(bad: int, rows: int, max_bad_row_rate: float) -> bool:
+    """The landing gate: one source's bad rows in one landing partition within the rate;
+    over it, the day fails before anything downstream is published."""
+    return bad_row_rate(bad, rows) <= max_bad_row_rate
 
 
 def ds_deadline(ds: dt.date, tz: dt.tzinfo) -> dt.datetime:
@@ -211,28 +213,52 @@ def check_line(
     return record, None
 
 
+# The checks of one field, in the order both readers apply them (this module's
+# check_line and the Spark ingest job's spark_jobs.contract_columns): the first that
+# fails gives the row's quarantine reason.
+MISSING, MISTYPED, BELOW_MINIMUM, EMPTY, NOT_A_CHOICE, NOT_A_VERSION, NO_OFFSET, NOT_A_TIMESTAMP = (
+    "missing", "mistyped", "below_minimum", "empty", "not_a_choice", "not_a_version",
+    "no_offset", "not_a_timestamp")
+
+
+def field_checks(field: Field) -> list[tuple[str, str]]:
+    """(check, quarantine reason) of a field, in the order they are applied."""
+    checks = [(MISSING, reason_missing(field.name)), (MISTYPED, reason_mistyped(field))]
+    if field.kind == INT and field.minimum is not None:
+        checks.append((BELOW_MINIMUM, reason_invalid(field)))
+    elif field.kind == ID:
+        checks.append((EMPTY, reason_invalid(field)))
+    elif field.kind == ENUM:
+        checks.append((NOT_A_CHOICE, reason_invalid(field)))
+    elif field.kind == VERSION:
+        checks.append((NOT_A_VERSION, reason_invalid(field)))
+    elif field.kind == TIMESTAMP:
+        checks += [(NO_OFFSET, reason_no_offset(field.name)),
+                   (NOT_A_TIMESTAMP, reason_invalid(field))]
+    return checks
+
+
+def _is_json_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and (
+        INT64_MIN <= value <= INT64_MAX)
+
+
+def _fails(check: str, field: Field, value: Any) -> bool:
+    """Whether a present value fails one check (a failed MISTYPED check ends the field)."""
+    if check == MISTYPED:
+        return not (_is_json_integer(value) if field.kind == INT else isinstance(value, str))
+    return {
+        BELOW_MINIMUM: lambda: value < field.minimum,
+        EMPTY: lambda: value == "",
+        NOT_A_CHOICE: lambda: value not in field.choices,
+        NOT_A_VERSION: lambda: not VERSION_RE.fullmatch(value),
+        NO_OFFSET: lambda: TIMESTAMP_NO_OFFSET_RE.fullmatch(value) is not None,
+        NOT_A_TIMESTAMP: lambda: parse_timestamp(value) is None,
+    }[check]()
+
+
 def _check_value(field: Field, value: Any) -> tuple[Any, str | None]:
-    if field.kind == INT:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return None, reason_mistyped(field)
-        if not INT64_MIN <= value <= INT64_MAX:
-            return None, reason_mistyped(field)
-        if field.minimum is not None and value < field.minimum:
-            return None, reason_invalid(field)
-        return value, None
-    if not isinstance(value, str):
-        return None, reason_mistyped(field)
-    if field.kind == ID and value == "":
-        return None, reason_invalid(field)
-    if field.kind == ENUM and value not in field.choices:
-        return None, reason_invalid(field)
-    if field.kind == VERSION and not VERSION_RE.fullmatch(value):
-        return None, reason_invalid(field)
-    if field.kind == TIMESTAMP:
-        if TIMESTAMP_NO_OFFSET_RE.fullmatch(value):
-            return None, reason_no_offset(field.name)
-        parsed = parse_timestamp(value)
-        if parsed is None:
-            return None, reason_invalid(field)
-        return parsed, None
-    return value, None
+    for check, reason in field_checks(field):
+        if check != MISSING and _fails(check, field, value):
+            return None, reason
+    return (parse_timestamp(value) if field.kind == TIMESTAMP else value), None

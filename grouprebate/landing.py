@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grouprebate.config import CampaignConfig
-from grouprebate.contract import SOURCES, Source, check_line, reason_conflict
+from grouprebate.contract import (
+    SOURCES,
+    Source,
+    bad_row_rate,
+    check_line,
+    passes_bad_row_gate,
+    reason_conflict,
+)
 
 DS_DIR_RE = re.compile(r"ds=(\d{4}-\d{2}-\d{2})")
 FILE_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -63,7 +70,10 @@ class PartitionReport:
     reasons: dict[str, int] = field(default_factory=dict)
 
     def rate(self) -> float:
-        return self.bad / self.rows if self.rows else 0.0
+        return bad_row_rate(self.bad, self.rows)
+
+    def passes(self, max_bad_row_rate: float) -> bool:
+        return passes_bad_row_gate(self.bad, self.rows, max_bad_row_rate)
 
 
 def validate_source(

@@ -1,9 +1,5 @@
-"""Quality gates between the stages: what must hold before the next stage trusts the data.
-
-Great Expectations suites will carry the detailed checks; these gates hold
-the ones the pipeline cannot run without: the landing bad-row threshold and
-the money identities of the attribution tables.
-"""
+"""The gate between attribution and the warehouse: the money identities of the
+attribution tables must hold before dbt reads them."""
 
 from __future__ import annotations
 
@@ -20,22 +16,6 @@ def _partition(lake: Path, table: str, ds: dt.date) -> str:
     if not path.is_dir():
         raise QualityGateFailed(f"{path} is missing: its job has not run for ds={ds}")
     return f"{path}/*.parquet"
-
-
-def check_landing(lake: Path, ds: dt.date) -> list[tuple]:
-    """Every source's bad-row rate of the day is within its threshold."""
-    import duckdb
-
-    rows = duckdb.sql(
-        f"select source, rows, bad, bad_rate, max_bad_row_rate, passed "
-        f"from read_parquet('{_partition(lake, 'ingest_report', ds)}') order by source"
-    ).fetchall()
-    failed = [r for r in rows if not r[5]]
-    if failed:
-        detail = "; ".join(f"{s}: {b} of {n} bad ({rate:.2%} > {limit:.2%})"
-                           for s, n, b, rate, limit, _ in failed)
-        raise QualityGateFailed(f"landing ds={ds} fails the bad-row threshold: {detail}")
-    return rows
 
 
 def check_attribution(lake: Path, ds: dt.date) -> dict[str, int]:

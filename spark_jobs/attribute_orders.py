@@ -15,17 +15,17 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from grouprebate.calendar import Phase, phase
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES
 from spark_jobs.contract_columns import record_schema
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import checkpointed, overwrite_partitions, read_partitions
+from spark_jobs.lake import materialized, overwrite_partitions, read_partitions
 from spark_jobs.transforms.attribution import (
     attribute_orders,
     contributions,
@@ -57,7 +57,8 @@ def standings(tables: dict[str, DataFrame], intervals: DataFrame, p: RuleParams,
     """The attribution tables (attributed orders, member contributions, pools) as of the lake.
 
     Each table is built from the one before; `keep` materializes each as it is built
-    (the job checkpoints them), so the next one reads it instead of its lineage.
+    (the job checkpoints them, spark_jobs.lake.materialized), so the next one reads it
+    instead of its lineage.
     """
     attributed = keep(contributions(
         attribute_orders(tables["orders"], tables["payments"], tables["shares"], intervals, p),
@@ -100,36 +101,30 @@ def write_tables(lake: str, ds: dt.date, tables: dict[str, DataFrame]) -> None:
 
 
 def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.date) -> str:
-    """Run the day's attribution; returns the phase it ran ('standings', 'freeze', 'frozen').
+    """Run the day's attribution; returns the calendar phase it ran in.
 
     Every run writes every table it owns (empty when there is nothing), so
     readers never meet a missing table.
     """
+    at = phase(config, ds)
     p = RuleParams.from_config(config)
     tables = read_lake(spark, lake, ds)
-    with ExitStack() as held:
-        # Checkpoints, not caches: a write coalesces its frame into one file, which
-        # pulled the filling of a cache into that one task (docs/pipeline.md).
-        def keep(df: DataFrame) -> DataFrame:
-            return held.enter_context(checkpointed(df))
-
-        intervals = keep(membership_intervals(tables["memberships"]))
-        late = late_arrivals(tables, config.freeze_ds, config.draw_open)
-        outputs = {"membership_intervals": intervals, "orphans": orphans(tables),
-                   "late_arrivals": late}
-        if ds > config.freeze_ds:
-            write_tables(lake, ds, outputs)
-            return "frozen"
-        results = standings(tables, intervals, p, keep)
-        if ds == config.freeze_ds:
-            digests = check_freeze(results, lake)
-        write_tables(lake, ds, {**outputs, **results})
-        if ds < config.freeze_ds:
-            return "standings"
+    intervals = materialized(membership_intervals(tables["memberships"]))
+    late = late_arrivals(tables, config.freeze_ds, config.draw_open)
+    outputs = {"membership_intervals": intervals, "orphans": orphans(tables),
+               "late_arrivals": late}
+    if at is Phase.FROZEN:
+        write_tables(lake, ds, outputs)
+        return at.value
+    results = standings(tables, intervals, p, materialized)
+    if at is Phase.FREEZE:
+        digests = check_freeze(results, lake)
+    write_tables(lake, ds, {**outputs, **results})
+    if at is Phase.FREEZE:
         manifest = Path(lake) / FREEZE_MANIFEST
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
-        return "freeze"
+    return at.value
 
 
 def main(argv: list[str] | None = None) -> int:

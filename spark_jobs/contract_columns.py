@@ -51,33 +51,23 @@ def typed_value(field: Field) -> Column:
 
 
 def field_reason(field: Field) -> Column:
-    """Why this field breaks the contract, or null — same order as contract._check_value."""
+    """Why this field breaks the contract, or null: the contract's checks, in its order."""
     raw = _raw(field)
-    kind = F.schema_of_variant(raw)
     expected = "BIGINT" if field.kind == contract.INT else "STRING"
     text = _text(field)
-    checks = [
-        (raw.isNull() | F.is_variant_null(raw), contract.reason_missing(field.name)),
-        (kind != F.lit(expected), contract.reason_mistyped(field)),
-    ]
-    if field.kind == contract.INT and field.minimum is not None:
-        checks.append((typed_value(field) < field.minimum, contract.reason_invalid(field)))
-    elif field.kind == contract.ID:
-        checks.append((text == "", contract.reason_invalid(field)))
-    elif field.kind == contract.ENUM:
-        checks.append((~text.isin(*field.choices), contract.reason_invalid(field)))
-    elif field.kind == contract.VERSION:
-        pattern = f"^{contract.VERSION_RE.pattern}$"
-        checks.append((~text.rlike(pattern), contract.reason_invalid(field)))
-    elif field.kind == contract.TIMESTAMP:
-        no_offset = f"^{contract.TIMESTAMP_NO_OFFSET_RE.pattern}$"
-        with_offset = f"^{contract.TIMESTAMP_RE.pattern}$"
-        checks.append((text.rlike(no_offset), contract.reason_no_offset(field.name)))
-        checks.append(
-            (~text.rlike(with_offset) | typed_value(field).isNull(),
-             contract.reason_invalid(field))
-        )
-    return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in checks])
+    fails = {
+        contract.MISSING: lambda: raw.isNull() | F.is_variant_null(raw),
+        contract.MISTYPED: lambda: F.schema_of_variant(raw) != F.lit(expected),
+        contract.BELOW_MINIMUM: lambda: typed_value(field) < field.minimum,
+        contract.EMPTY: lambda: text == "",
+        contract.NOT_A_CHOICE: lambda: ~text.isin(*field.choices),
+        contract.NOT_A_VERSION: lambda: ~text.rlike(f"^{contract.VERSION_RE.pattern}$"),
+        contract.NO_OFFSET: lambda: text.rlike(f"^{contract.TIMESTAMP_NO_OFFSET_RE.pattern}$"),
+        contract.NOT_A_TIMESTAMP: lambda: (~text.rlike(f"^{contract.TIMESTAMP_RE.pattern}$")
+                                           | typed_value(field).isNull()),
+    }
+    return F.coalesce(*[F.when(fails[check](), F.lit(reason))
+                        for check, reason in contract.field_checks(field)])
 
 
 def line_reason(source: Source, deadline: dt.datetime) -> Column:

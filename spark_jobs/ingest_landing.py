@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -21,11 +20,18 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from grouprebate.config import CampaignConfig
-from grouprebate.contract import SOURCES, Source, ds_deadline, reason_conflict
+from grouprebate.contract import (
+    SOURCES,
+    Source,
+    bad_row_rate,
+    ds_deadline,
+    passes_bad_row_gate,
+    reason_conflict,
+)
 from grouprebate.landing import FILE_SUFFIXES
 from spark_jobs.contract_columns import line_reason, record_schema, typed_value
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import checkpointed, overwrite_partitions, read_partitions
+from spark_jobs.lake import materialized, overwrite_partitions, read_partitions
 
 QUARANTINE_SCHEMA = T.StructType(
     [
@@ -64,7 +70,10 @@ class SourceCounts:
 
     @property
     def bad_rate(self) -> float:
-        return self.bad / self.rows if self.rows else 0.0
+        return bad_row_rate(self.bad, self.rows)
+
+    def passes(self, max_bad_row_rate: float) -> bool:
+        return passes_bad_row_gate(self.bad, self.rows, max_bad_row_rate)
 
 
 def landing_files(landing: str | Path, ds: dt.date) -> dict[str, list[str]]:
@@ -218,7 +227,7 @@ def count_arrivals(classified: DataFrame) -> list[SourceCounts]:
 def report_frame(spark: SparkSession, counts: list[SourceCounts], limit: float) -> DataFrame:
     rows = [
         (c.source, c.rows, c.ingested, c.duplicates, c.bad, c.bad_rate, limit,
-         c.bad_rate <= limit)
+         c.passes(limit))
         for c in counts
     ]
     return spark.createDataFrame(rows, REPORT_SCHEMA)
@@ -255,40 +264,39 @@ def ingest(
     files = landing_files(landing, ds)
     deadline = ds_deadline(ds, config.tz)
     counts: list[SourceCounts] = []
-    with ExitStack() as held:
-        if files:
-            parsed = reduce(
-                lambda a, b: a.unionByName(b, allowMissingColumns=True),
-                [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
-                 for name, paths in files.items()],
-            )
-            earlier = earlier_keys(spark, lake, ds, list(files))
-            classified = held.enter_context(checkpointed(classify_arrivals(parsed, earlier)))
-            counts = count_arrivals(classified)
-            quarantine = quarantine_rows(classified)
+    if files:
+        parsed = reduce(
+            lambda a, b: a.unionByName(b, allowMissingColumns=True),
+            [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
+             for name, paths in files.items()],
+        )
+        earlier = earlier_keys(spark, lake, ds, list(files))
+        classified = materialized(classify_arrivals(parsed, earlier))
+        counts = count_arrivals(classified)
+        quarantine = quarantine_rows(classified)
+    else:
+        quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
+    report = report_frame(spark, counts, config.max_bad_row_rate)
+    overwrite_partitions({"quarantine": quarantine, "ingest_report": report}, lake, ds)
+    over = [c for c in counts if not c.passes(config.max_bad_row_rate)]
+    if over:
+        details = "; ".join(
+            f"{c.source}: {c.bad} of {c.rows} rows bad ({c.bad_rate:.2%})" for c in over
+        )
+        raise BadRowRateExceeded(
+            f"ingest ds={ds}: bad-row rate above quality.max_bad_row_rate="
+            f"{config.max_bad_row_rate:.2%} — {details}; see {lake}/quarantine/ds={ds}"
+        )
+    new_rows = {}
+    for name, source in SOURCES.items():
+        if name in files:
+            new_rows[name] = classified.where(
+                (F.col("source") == name) & (F.col("arrival_kind") == "new")
+            ).select(*lake_schema(source).fieldNames())
         else:
-            quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
-        report = report_frame(spark, counts, config.max_bad_row_rate)
-        overwrite_partitions({"quarantine": quarantine, "ingest_report": report}, lake, ds)
-        over = [c for c in counts if c.bad_rate > config.max_bad_row_rate]
-        if over:
-            details = "; ".join(
-                f"{c.source}: {c.bad} of {c.rows} rows bad ({c.bad_rate:.2%})" for c in over
-            )
-            raise BadRowRateExceeded(
-                f"ingest ds={ds}: bad-row rate above quality.max_bad_row_rate="
-                f"{config.max_bad_row_rate:.2%} — {details}; see {lake}/quarantine/ds={ds}"
-            )
-        new_rows = {}
-        for name, source in SOURCES.items():
-            if name in files:
-                new_rows[name] = classified.where(
-                    (F.col("source") == name) & (F.col("arrival_kind") == "new")
-                ).select(*lake_schema(source).fieldNames())
-            else:
-                new_rows[name] = spark.createDataFrame([], lake_schema(source))
-        overwrite_partitions(new_rows, lake, ds)
-        return counts
+            new_rows[name] = spark.createDataFrame([], lake_schema(source))
+    overwrite_partitions(new_rows, lake, ds)
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,8 @@ so a reader never meets a missing table or partition.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -57,34 +56,17 @@ def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: 
         future.result()
 
 
-@contextmanager
-def checkpointed(df: DataFrame) -> Iterator[DataFrame]:
-    """df computed once into executor memory, behind a one-node plan; released on exit.
+def materialized(df: DataFrame) -> DataFrame:
+    """df computed once into executor memory, behind a one-node plan.
 
-    Queries on the result are planned against that node, not against df's whole lineage.
-    A cached frame keeps its lineage, so each query on it is analysed in full again
-    before the cache is found: ingest's classified frame (every source's parse, unioned)
-    is read by eleven writes, and planning it again for each cost more than the writes.
-    Released explicitly, also on failure: a Spark Connect server outlives the job.
+    Queries on the result are planned against that node, not against df's whole
+    lineage: a cached frame keeps its lineage, so each query on it is analysed in full
+    again before the cache is found, and ingest's classified frame (every source's
+    parse, unioned) is read by eleven writes. Spark releases the checkpoint when the
+    frame is garbage-collected (Spark Connect: when the client drops its last reference;
+    classic: Spark's context cleaner), and all of a session's when the session ends.
     """
-    frame = df.localCheckpoint(eager=True)
-    try:
-        yield frame
-    finally:
-        _release_checkpoint(frame)
-
-
-def _release_checkpoint(frame: DataFrame) -> None:
-    plan = getattr(frame, "_plan", None)
-    if hasattr(plan, "_relation_id"):
-        # Spark Connect: the client drops a checkpoint when its plan object is collected,
-        # which a frame still referenced (a traceback, a derived frame) would put off.
-        # Drop it now, and clear the id so that the finalizer has nothing left to drop.
-        plan.__del__()
-        plan._relation_id = None
-    else:
-        # A classic session keeps the checkpoint as a persisted RDD under the plan.
-        frame._jdf.logicalPlan().rdd().unpersist(False)
+    return df.localCheckpoint(eager=True)
 
 
 def table_exists(root: str | Path, table: str) -> bool:

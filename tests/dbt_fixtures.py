@@ -37,8 +37,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grouprebate import warehouse
 from grouprebate.config import CampaignConfig
+from grouprebate.warehouse import dbt_runner as warehouse
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 SEED = "fixture-seed-14"

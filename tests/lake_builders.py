@@ -14,12 +14,6 @@ from spark_jobs.lake import overwrite_partition
 DEFAULT_DS = dt.date(2018, 11, 1)
 
 
-def persisted_frames(spark) -> int:
-    """How many cached or checkpointed frames the session's Spark context holds: a job run on a
-    long-lived Spark Connect server must leave it as it found it."""
-    return spark.sparkContext._jsc.getPersistentRDDs().size()
-
-
 def ts(text: str) -> dt.datetime:
     """A contract timestamp; a bare 'MM-DD HH:MM[:SS]' means 2018 Beijing time."""
     if "T" not in text:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from grouprebate.config import CampaignConfig
-from grouprebate.contract import SOURCES, check_line, version_key
+from grouprebate.contract import SOURCES, check_line
+from tests.reference_rules import version_key
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import datetime as dt
 from typing import Any
 
 from grouprebate.config import CampaignConfig
-from grouprebate.contract import version_key
 
 Row = dict[str, Any]
 
@@ -28,6 +27,14 @@ def is_member(memberships: list[Row], group: str, user: str, t: dt.datetime) -> 
 def members(memberships: list[Row], group: str, t: dt.datetime) -> set[str]:
     users = {m["user_id"] for m in memberships if m["group_id"] == group}
     return {u for u in users if is_member(memberships, group, u, t)}
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A sortable key comparing versions numerically (8.10.0 > 8.9.0; 8.1 == 8.1.0)."""
+    parts = [int(p) for p in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 
 def recent(version: str, minimum: str) -> bool:

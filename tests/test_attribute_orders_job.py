@@ -12,7 +12,6 @@ from tests.lake_builders import (
     join,
     order,
     payment,
-    persisted_frames,
     refund,
     share,
     user,
@@ -54,17 +53,6 @@ def test_standings_grow_by_day_until_the_freeze(spark, tmp_path, config):
     assert attribute(spark, lake, config, D(2018, 11, 5)) == "standings"
     assert pool(spark, lake, D(2018, 11, 4)) == 0
     assert pool(spark, lake, D(2018, 11, 5)) == 1000
-
-
-def test_every_phase_releases_what_it_cached(spark, tmp_path, config):
-    """The local run's Spark Connect server serves all 35 dates: caches left behind
-    by one date stay in its heap for the others."""
-    lake = str(tmp_path)
-    write_lake(spark, lake, **base())
-    cached_before = persisted_frames(spark)
-    for ds in (D(2018, 11, 5), FREEZE, FREEZE + dt.timedelta(days=1)):
-        attribute(spark, lake, config, ds)
-        assert persisted_frames(spark) == cached_before, ds
 
 
 def test_data_arriving_after_the_freeze_is_listed_not_applied(spark, tmp_path, config):

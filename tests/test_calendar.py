@@ -24,7 +24,7 @@ def test_before_the_draw_only_the_seed_digest_is_published(config):
 
 def test_the_draw_date_publishes_the_audit_and_starts_payout_files(config):
     assert steps_for(config, D(2018, 11, 12)) == [PUBLISH_DRAW_AUDIT, EXPORT_PAYOUTS]
-    assert phase(config, D(2018, 11, 12)) == "draw"
+    assert phase(config, D(2018, 11, 12)) == "freeze"
 
 
 def test_the_publish_date_publishes_the_winner_list(config):
@@ -33,7 +33,7 @@ def test_the_publish_date_publishes_the_winner_list(config):
 
 def test_every_date_after_the_draw_writes_its_payout_file(config):
     assert steps_for(config, D(2018, 11, 23)) == [EXPORT_PAYOUTS]
-    assert phase(config, D(2018, 11, 20)) == "claims"
+    assert phase(config, D(2018, 11, 20)) == "frozen"
 
 
 def test_phases_follow_the_config_not_dates_in_code(config):

@@ -19,9 +19,9 @@ DAG_FOLDER = REPO_ROOT / "dags"
 def dag(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
     os.environ.setdefault("AIRFLOW_HOME", str(home))
-    from grouprebate.runner import _load_dag
+    from grouprebate.local.run import load_dag
 
-    return _load_dag()
+    return load_dag()
 
 
 def test_every_dag_file_imports_without_errors(tmp_path):
@@ -40,7 +40,7 @@ def test_every_dag_file_imports_without_errors(tmp_path):
 
 
 def test_task_graph_runs_the_stages_in_order(dag):
-    order = ["wait_for_landing", "ingest_landing", "check_landing_quality", "attribute_orders",
+    order = ["wait_for_landing", "ingest_landing", "attribute_orders",
              "check_attribution_quality", "build_marts", "choose_calendar_steps"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
@@ -70,15 +70,3 @@ def test_spark_tasks_use_the_spark_connection(dag):
     for task_id in ("ingest_landing", "attribute_orders"):
         task = dag.get_task(task_id)
         assert task.conn_id == "spark_grouprebate"
-
-
-def test_a_local_run_defers_full_collections_and_restores_the_collector_after():
-    import gc
-
-    from grouprebate.runner import _no_full_collections
-
-    before = gc.get_threshold()
-    with pytest.raises(RuntimeError), _no_full_collections():
-        assert gc.get_threshold()[0] > before[0]
-        raise RuntimeError("a failed date")
-    assert gc.get_threshold() == before

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from grouprebate import warehouse
+from grouprebate.warehouse import dbt_runner as warehouse
 from tests import dbt_fixtures as fx
 from tests.dbt_fixtures import DbtHarness
 

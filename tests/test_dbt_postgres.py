@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from grouprebate import warehouse
+from grouprebate.warehouse import dbt_runner as warehouse
+from grouprebate.warehouse import postgres_load
 from tests import dbt_fixtures as fx
 from tests.dbt_fixtures import DbtHarness, query
 
@@ -31,7 +32,7 @@ def dbt(tmp_path_factory, config) -> DbtHarness:
 @pytest.fixture(scope="module")
 def pg(dbt) -> Iterator[tuple]:
     """(connection, schema prefix) of a warehouse built on Postgres from the fixture lake."""
-    kwargs = warehouse.pg_connect_kwargs()
+    kwargs = postgres_load.pg_connect_kwargs()
     try:
         conn = psycopg2.connect(**kwargs)
     except psycopg2.OperationalError as exc:
@@ -104,7 +105,7 @@ def test_loader_keeps_empty_strings_apart_from_nulls(pg):
 
 
 def test_reloading_the_lake_keeps_the_staging_views(dbt, pg):
-    counts = warehouse.load_lake_into_postgres(dbt.lake, schema_prefix=pg[1])
+    counts = postgres_load.load_lake_into_postgres(dbt.lake, schema_prefix=pg[1])
     assert counts["claims"] == len(fx.CLAIMS)
     assert counts["attribution__group_pools"] == 2 * len(fx.GROUPS)  # 11-11 and 11-12
     claims = pg_rows(pg, 'select count(*) as n from "{p}staging".stg_lake__claims')

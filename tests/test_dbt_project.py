@@ -12,8 +12,9 @@ import shutil
 import duckdb
 import pytest
 
-from grouprebate import warehouse
 from grouprebate.config import ConfigError
+from grouprebate.warehouse import dbt_runner as warehouse
+from grouprebate.warehouse import postgres_load
 from tests import dbt_fixtures as fx
 from tests.dbt_fixtures import DbtHarness
 
@@ -186,7 +187,7 @@ def test_frozen_models_are_the_same_on_every_date_from_the_freeze_on(
 
 
 def test_loader_tables_are_the_declared_sources():
-    tables = warehouse.lake_tables()
+    tables = postgres_load.lake_tables()
     assert {t.path for t in tables} == set(fx.SCHEMAS)
     assert {t.pg_table for t in tables if t.path.startswith("attribution/")} == {
         "attribution__" + t.path.split("/")[1] for t in tables if t.path.startswith("attribution/")}

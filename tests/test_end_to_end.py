@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from grouprebate.config import load_config
-from grouprebate.generator import generate
+from grouprebate.demo.generator import generate
 from tests.test_dbt_marts import CONTRACT
 
 CONFIG = Path(__file__).parent / "fixtures" / "short-campaign.yaml"

@@ -17,8 +17,8 @@ import pytest
 
 from grouprebate.config import parse_config
 from grouprebate.contract import ID, INT, SOURCES, ds_deadline
-from grouprebate.generator import default_config, generate
-from grouprebate.generator_io import Calendar, LandingFiles
+from grouprebate.demo.generator import default_config, generate
+from grouprebate.demo.landing_files import Calendar, LandingFiles
 from tests.landing_helpers import (
     Campaign,
     Line,
@@ -85,7 +85,8 @@ def test_different_seed_gives_different_bytes(generated, tmp_path):
 
 
 def test_bytes_do_not_depend_on_the_string_hash_seed(generated, tmp_path):
-    script = ("import sys; from pathlib import Path; from grouprebate.generator import generate;"
+    script = ("import sys; from pathlib import Path; "
+              "from grouprebate.demo.generator import generate; "
               f"generate(Path(sys.argv[1]), {GROUPS}, {SEED}, workers=1)")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", script, str(tmp_path / "hashed")], env=env, check=True)

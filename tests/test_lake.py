@@ -9,8 +9,7 @@ import pytest
 from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 
-from spark_jobs.lake import checkpointed, overwrite_partition, overwrite_partitions
-from tests.lake_builders import persisted_frames
+from spark_jobs.lake import materialized, overwrite_partition, overwrite_partitions
 
 DS = dt.date(2018, 11, 5)
 
@@ -64,15 +63,10 @@ def test_writes_side_by_side_all_end_and_the_failure_is_raised(spark, tmp_path):
     assert not parquet_files(tmp_path, "broken")
 
 
-def test_a_checkpoint_has_a_short_plan_and_is_released_on_exit_and_on_failure(spark):
-    before = persisted_frames(spark)
+def test_a_materialized_frame_is_planned_against_its_checkpoint_not_its_lineage(spark, capsys):
     df = spark.range(0, 12).withColumn("kind", F.col("id") % 3).where(F.col("id") > 1)
-    with checkpointed(df) as frame:
-        assert persisted_frames(spark) == before + 1
-        assert "Filter" not in frame._jdf.queryExecution().analyzed().toString()
-        assert frame.where(F.col("kind") == 0).count() == 3
-    assert persisted_frames(spark) == before
-    with pytest.raises(RuntimeError, match="write failed"), checkpointed(df) as frame:
-        assert frame.count() == 10
-        raise RuntimeError("write failed")
-    assert persisted_frames(spark) == before
+    frame = materialized(df)
+    frame.explain(mode="extended")
+    plans = capsys.readouterr().out
+    assert "Filter" not in plans.split("== Optimized Logical Plan ==")[0]
+    assert frame.where(F.col("kind") == 0).count() == 3

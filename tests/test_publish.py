@@ -10,14 +10,10 @@ import json
 
 import pytest
 
-from grouprebate.publish import (
-    DuplicatePayout,
-    PublishedFileConflict,
-    export_payouts,
-    publish_seed_digest,
-    publish_winner_list,
-    write_once,
-)
+from grouprebate.publish.draw import publish_seed_digest
+from grouprebate.publish.files import PublishedFileConflict, write_once
+from grouprebate.publish.payouts import DuplicatePayout, export_payouts
+from grouprebate.publish.winner_list import publish_winner_list
 
 DS = dt.date(2018, 11, 14)
 UTC = dt.UTC

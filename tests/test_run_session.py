@@ -21,8 +21,8 @@ from types import SimpleNamespace
 from airflow.providers.apache.spark.operators.spark_pyspark import PySparkOperator
 from pyspark.sql.connect.session import SparkSession
 
-from grouprebate.run_session import RunSession
-from grouprebate.runner import spark_connect_server
+from grouprebate.local.connect_server import spark_connect_server
+from grouprebate.local.run_session import RunSession
 
 def first(spark=None):
     spark.range(3).createOrReplaceTempView("left_by_the_first_task")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-from grouprebate.runner import DateResult, write_timings
+from grouprebate.local.timings import DateResult, write_timings
 
 
 def a_date(ds: dt.date, seconds: float, **tasks: tuple[str, float]) -> DateResult:

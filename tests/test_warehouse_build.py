@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from grouprebate import warehouse
+from grouprebate.warehouse import dbt_runner as warehouse
 
 DS = dt.date(2018, 11, 5)
 

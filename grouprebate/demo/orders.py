@@ -12,10 +12,18 @@ import random
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from grouprebate.generator_io import MINUTE, MS_DAY, MS_HOUR, MS_SECOND, ORDERS, PAYMENTS, REFUNDS
+from grouprebate.demo.landing_files import (
+    MINUTE,
+    MS_DAY,
+    MS_HOUR,
+    MS_SECOND,
+    ORDERS,
+    PAYMENTS,
+    REFUNDS,
+)
 
 if TYPE_CHECKING:
-    from grouprebate.generator_group import GroupSim, Share
+    from grouprebate.demo.group import GroupSim, Share
 
 
 class Purchases:

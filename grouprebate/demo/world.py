@@ -11,7 +11,7 @@ import random
 from hashlib import blake2b
 
 from grouprebate.config import CampaignConfig
-from grouprebate.generator_io import MS_DAY, MS_SECOND, Calendar, to_ms
+from grouprebate.demo.landing_files import MS_DAY, MS_SECOND, Calendar, to_ms
 
 GENDERS = ("F", "M", "U")
 Profile = tuple[int, str, int]  # (valid_from ms, gender, naughty_value)

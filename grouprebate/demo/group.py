@@ -4,7 +4,7 @@ churn, shares, orders with their payments and refunds, draw-page opens and claim
 A group's state lives only while it is simulated; its lines go straight to the work
 unit's sink. Rare situations the pipeline must handle (SPEC §4 edge cases) are group
 features drawn with fixed probabilities, high enough that ~150 groups show each one.
-Purchases are in generator_orders.
+Purchases are in orders.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from grouprebate.generator_emit import Emitter
-from grouprebate.generator_io import (
+from grouprebate.demo.emit import Emitter
+from grouprebate.demo.landing_files import (
     CLAIMS,
     DRAWS,
     GROUPS,
@@ -27,8 +27,8 @@ from grouprebate.generator_io import (
     NEVER,
     SHARES,
 )
-from grouprebate.generator_orders import Purchases
-from grouprebate.generator_world import World
+from grouprebate.demo.orders import Purchases
+from grouprebate.demo.world import World
 
 NAMES = ("小黑群", "剁手姐妹团", "双11冲鸭", "宿舍拼单", "Team 回血", "家人们", "同事福利群",
          "省钱小分队", 'the "best" group 🎁', "mamá & co")

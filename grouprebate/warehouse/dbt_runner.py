@@ -1,59 +1,30 @@
-"""The dbt warehouse layer, driven from Python: campaign vars, one `dbt build` per run
-date, and the Postgres loader for the lake (docs/warehouse.md).
-
-    python -m grouprebate.warehouse build --config FILE --ds DATE --lake DIR [--target postgres]
-    python -m grouprebate.warehouse docs  --config FILE --ds DATE --lake DIR
-    python -m grouprebate.warehouse load-postgres --lake DIR
+"""dbt driven from Python: the campaign vars, one in-process `dbt build` per run date.
 
 The rules' parameters live in the campaign config only; dbt gets them as --vars built
-here. The draw seed is secret until the draw, so only runs with ds >= the freeze date
-receive it.
+here. The draw seed is secret until the draw, so only runs of the draw's phase and
+after receive it (grouprebate.calendar).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
 import os
-import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from grouprebate.calendar import phase
+from grouprebate.config import CampaignConfig, ConfigError
+from grouprebate.paths import REPO_ROOT
+from grouprebate.warehouse import WarehouseError
 
-from grouprebate.config import CampaignConfig, ConfigError, load_config
-
-ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT_DIR = ROOT / "dbt"
-SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_lake__sources.yml"
-DEFAULT_LAKE = ROOT / "work" / "lake"
-DEFAULT_WAREHOUSE = ROOT / "work" / "warehouse.duckdb"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+DEFAULT_LAKE = REPO_ROOT / "work" / "lake"
+DEFAULT_WAREHOUSE = REPO_ROOT / "work" / "warehouse.duckdb"
 TARGETS = ("duckdb", "postgres")
-LAKE_SCHEMA = "lake"
-
-# DuckDB's types of the lake's Parquet columns -> the Postgres column types.
-_PG_TYPES = {
-    "VARCHAR": "text",
-    "BIGINT": "bigint",
-    "INTEGER": "integer",
-    "SMALLINT": "smallint",
-    "DOUBLE": "double precision",
-    "FLOAT": "real",
-    "BOOLEAN": "boolean",
-    "DATE": "date",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-    "TIMESTAMP": "timestamp",
-}
-
-
-class WarehouseError(RuntimeError):
-    """A dbt invocation or a lake load that failed; the message says which step and why."""
 
 
 def build_vars(config: CampaignConfig, ds: dt.date) -> dict[str, Any]:
@@ -77,7 +48,7 @@ def build_vars(config: CampaignConfig, ds: dt.date) -> dict[str, Any]:
     }
     if config.draw_seed:
         result["draw_seed_sha256"] = hashlib.sha256(config.draw_seed.encode()).hexdigest()
-    if ds >= config.freeze_ds:
+    if phase(config, ds).has_drawn:
         if not config.draw_seed:
             raise ConfigError(
                 f"the run for {ds} is on or after the draw ({config.freeze_ds}) and needs "
@@ -259,10 +230,15 @@ def build(
         path.parent.mkdir(parents=True, exist_ok=True)
         warehouse = path
     else:
+        from grouprebate.warehouse.postgres_load import (
+            load_lake_into_postgres,
+            schema_prefix_from_env,
+        )
+
         schema_prefix = schema_prefix_from_env() if schema_prefix is None else schema_prefix
         load_lake_into_postgres(lake, schema_prefix=schema_prefix)
     env = dbt_env(lake, warehouse, target, schema_prefix)
-    from_freeze = ds >= config.freeze_ds
+    from_freeze = phase(config, ds).has_drawn
     run_key = _run_key(env) if not _SELECTING.intersection(extra_args) else None
     unchanged = run_key is not None and _LAST_SIDE.pop(run_key, None) == from_freeze
     left_out = FROZEN_TAG if from_freeze else AFTER_DRAW_TAG
@@ -287,188 +263,3 @@ def generate_docs(
     env = dbt_env(lake, warehouse or DEFAULT_WAREHOUSE)
     args = ["docs", "generate", "--vars", json.dumps(build_vars(config, ds)), *extra_args]
     return run_dbt(args, env)
-
-
-# ------------------------------------------------------------------ Postgres lake loader
-
-@dataclass(frozen=True)
-class LakeTable:
-    """One lake table the dbt sources declare: its folder under the lake, its Postgres name."""
-
-    path: str  # e.g. "claims" or "attribution/group_pools"
-    pg_table: str  # e.g. "claims" or "attribution__group_pools"
-
-
-def lake_tables(sources_file: Path = SOURCES_FILE) -> list[LakeTable]:
-    """The tables declared in the dbt sources file, so loader and models never drift."""
-    document = yaml.safe_load(sources_file.read_text(encoding="utf-8"))
-    tables = []
-    for source in document["sources"]:
-        folder = source.get("meta", {}).get("lake_dir", "")
-        for table in source["tables"]:
-            tables.append(LakeTable(f"{folder}{table['name']}",
-                                    table.get("identifier", table["name"])))
-    return tables
-
-
-def pg_connect_kwargs(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """psycopg2 connection arguments from the same variables profiles.yml reads."""
-    env = os.environ if env is None else env
-    kwargs: dict[str, Any] = {
-        "host": env.get("GROUPREBATE_PG_HOST", "127.0.0.1"),
-        "port": int(env.get("GROUPREBATE_PG_PORT", "5432")),
-        "user": env.get("GROUPREBATE_PG_USER", "postgres"),
-        "dbname": env.get("GROUPREBATE_PG_DB", "test"),
-        "connect_timeout": 5,
-    }
-    if env.get("GROUPREBATE_PG_PASSWORD"):
-        kwargs["password"] = env["GROUPREBATE_PG_PASSWORD"]
-    return kwargs
-
-
-def _lake_csv(lake: Path, table: LakeTable, out: Path) -> list[tuple[str, str]]:
-    """Write one lake table (all partitions, ds as a date column) to a CSV for COPY.
-
-    Every value is quoted and NULL is the unquoted empty field, so empty strings and
-    nulls stay apart; timestamps are written in UTC. NUL characters, which Postgres
-    text cannot hold, become U+FFFD. Returns (column, Postgres type) pairs.
-    """
-    import duckdb
-
-    pattern = f"{lake}/{table.path}/*/*.parquet"
-    if not list(lake.glob(f"{table.path}/ds=*/*.parquet")):
-        raise WarehouseError(
-            f"no Parquet files match {pattern}; run the Spark jobs for at least one date "
-            "before loading the lake into Postgres"
-        )
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        literal = pattern.replace("'", "''")
-        relation = f"read_parquet('{literal}', hive_partitioning = true)"
-        described = con.execute(f"describe select * from {relation}").fetchall()
-        columns, selects = [], []
-        for name, kind, *_ in described:
-            if name == "ds":
-                columns.append(("ds", "date"))
-                selects.append("cast(ds as date) as ds")
-                continue
-            if kind not in _PG_TYPES:
-                raise WarehouseError(f"{pattern}: column {name} has type {kind}, "
-                                     "which the Postgres loader does not map")
-            columns.append((name, _PG_TYPES[kind]))
-            quoted = '"' + name.replace('"', '""') + '"'
-            selects.append(f"replace({quoted}, chr(0), chr(65533)) as {quoted}"
-                           if kind == "VARCHAR" else quoted)
-        target = str(out).replace("'", "''")
-        con.execute(f"copy (select {', '.join(selects)} from {relation}) to '{target}' "
-                    "(format csv, header false, force_quote *)")
-    finally:
-        con.close()
-    return columns
-
-
-def _pg_columns(cur: Any, schema: str, table: str) -> list[tuple[str, str]]:
-    """(column, type) of an existing table in the loader's spelling of types; [] if absent."""
-    cur.execute(
-        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
-        "where attrelid = to_regclass(format('%%I.%%I', %s, %s)) "
-        "and attnum > 0 and not attisdropped order by attnum", (schema, table))
-    spelled = {"timestamp with time zone": "timestamptz",
-               "timestamp without time zone": "timestamp"}
-    return [(name, spelled.get(kind, kind)) for name, kind in cur.fetchall()]
-
-
-def schema_prefix_from_env(env: Mapping[str, str] | None = None) -> str:
-    """GROUPREBATE_SCHEMA_PREFIX, as profiles.yml and generate_schema_name read it."""
-    env = os.environ if env is None else env
-    return env.get("GROUPREBATE_SCHEMA_PREFIX", "")
-
-
-def load_lake_into_postgres(
-    lake: str | Path, *, schema_prefix: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> dict[str, int]:
-    """Copy every declared lake table into <prefix>lake.<table> in Postgres; rows per table.
-
-    All tables are replaced in one transaction, so dbt never sees a half-loaded lake.
-    The models filter partitions by the run date themselves. The prefix defaults to
-    GROUPREBATE_SCHEMA_PREFIX (empty: the schema is exactly `lake`).
-    """
-    import psycopg2
-    from psycopg2 import sql
-
-    lake = Path(lake).resolve()
-    prefix = schema_prefix_from_env(env) if schema_prefix is None else schema_prefix
-    schema = f"{prefix}{LAKE_SCHEMA}"
-    counts: dict[str, int] = {}
-    with tempfile.TemporaryDirectory(prefix="grouprebate-pg-") as tmp:
-        staged = []
-        for table in lake_tables():
-            csv_path = Path(tmp) / f"{table.pg_table}.csv"
-            staged.append((table, _lake_csv(lake, table, csv_path), csv_path))
-        conn = psycopg2.connect(**pg_connect_kwargs(env))
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(sql.SQL("create schema if not exists {}").format(
-                    sql.Identifier(schema)))
-                for table, columns, csv_path in staged:
-                    name = sql.Identifier(schema, table.pg_table)
-                    if _pg_columns(cur, schema, table.pg_table) == columns:
-                        # Same shape: keep the table, so the staging views on it stay valid.
-                        cur.execute(sql.SQL("truncate table {}").format(name))
-                    else:
-                        cur.execute(sql.SQL("drop table if exists {} cascade").format(name))
-                        cur.execute(sql.SQL("create table {} ({})").format(
-                            name, sql.SQL(", ").join(
-                                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(kind))
-                                for c, kind in columns)))
-                    with csv_path.open(encoding="utf-8") as handle:
-                        cur.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(
-                            name).as_string(cur), handle)
-                    counts[table.pg_table] = cur.rowcount
-        finally:
-            conn.close()
-    return counts
-
-
-# --------------------------------------------------------------------------- command line
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("build", "dbt build for one run date"),
-                            ("docs", "dbt docs generate (DuckDB)")):
-        cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--config", required=True, help="campaign config YAML")
-        cmd.add_argument("--ds", required=True, type=dt.date.fromisoformat, help="run date")
-        cmd.add_argument("--lake", default=str(DEFAULT_LAKE), help="lake root")
-        cmd.add_argument("--warehouse", default=str(DEFAULT_WAREHOUSE),
-                         help="DuckDB file (duckdb target)")
-        if name == "build":
-            cmd.add_argument("--target", choices=TARGETS, default="duckdb")
-    load = sub.add_parser("load-postgres", help="copy the lake into the Postgres schema lake")
-    load.add_argument("--lake", default=str(DEFAULT_LAKE), help="lake root")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "load-postgres":
-            for table, rows in load_lake_into_postgres(args.lake).items():
-                print(f"{LAKE_SCHEMA}.{table}: {rows} rows")
-            return 0
-        config = load_config(args.config, need_seed=args.ds >= _freeze_ds(args.config))
-        if args.command == "build":
-            build(config, args.ds, args.lake, target=args.target, warehouse=args.warehouse)
-        else:
-            generate_docs(config, args.ds, args.lake, warehouse=args.warehouse)
-    except (ConfigError, WarehouseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _freeze_ds(config_path: str) -> dt.date:
-    return load_config(config_path, need_seed=False).freeze_ds
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ Work is cut into fixed blocks of users and of groups; worker processes generate
 blocks in memory and the parent appends them, in block order, to per-(source, ds)
 part files, so memory stays flat at any size and the bytes do not depend on the
 number of workers. Within a block each partition gets a few malformed lines and id
-conflicts, never more than half of quality.max_bad_row_rate (see generator_io).
+conflicts, never more than half of quality.max_bad_row_rate (see demo/landing_files.py).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 
 from grouprebate.config import CampaignConfig, load_config
 from grouprebate.contract import SOURCES
-from grouprebate.generator_emit import Emitter
-from grouprebate.generator_group import Campaign, GroupSim
-from grouprebate.generator_io import USERS, Calendar, Chunk, LandingFiles, Sink, to_ms
-from grouprebate.generator_world import World, client_versions
+from grouprebate.demo.emit import Emitter
+from grouprebate.demo.group import Campaign, GroupSim
+from grouprebate.demo.landing_files import USERS, Calendar, Chunk, LandingFiles, Sink, to_ms
+from grouprebate.demo.world import World, client_versions
+from grouprebate.paths import DEFAULT_CONFIG
 
-DEFAULT_CONFIG = Path(__file__).parents[1] / "config" / "xhq-2018.yaml"
 USER_BLOCK = 50_000
 GROUP_BLOCK = 500
 # (kind, first index, end index, seed, groups, config): one block of work for a process.
@@ -37,7 +37,7 @@ Unit = tuple[str, int, int, int, int, CampaignConfig]
 
 def default_config() -> CampaignConfig:
     """The 2018 campaign; the generator needs its calendar and rules, never the draw seed."""
-    return load_config(DEFAULT_CONFIG, env={"GROUPREBATE_DRAW_SEED": "unused-by-generator"})
+    return load_config(DEFAULT_CONFIG, need_seed=False)
 
 
 def generate(out: Path, groups: int, seed: int, gzip: bool = False,

@@ -8,7 +8,7 @@ import json
 import random
 from bisect import bisect_right
 
-from grouprebate.generator_io import MS_HOUR, SOURCE_NAMES, Calendar, Sink, format_ts
+from grouprebate.demo.landing_files import MS_HOUR, SOURCE_NAMES, Calendar, Sink, format_ts
 
 DUPLICATE_RATE = 0.003
 CONFLICT_RATE = 0.001

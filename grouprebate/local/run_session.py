@@ -56,8 +56,8 @@ class RunSession:
             self._lent = None
 
     def _listener(self):
+        from airflow.listeners import hookimpl
         from airflow.providers.apache.spark.operators.spark_pyspark import PySparkOperator
-        from airflow.sdk._shared.listeners import hookimpl
 
         run_session = self
 

@@ -1,0 +1,1 @@
+"""`grouprebate run`: the real nightly DAG executed locally, date after date, in one process."""

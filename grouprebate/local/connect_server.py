@@ -1,0 +1,122 @@
+"""A local Spark Connect server that serves every Spark task of one `grouprebate run`.
+
+One server for the whole run means no task pays a JVM start-up, and the JIT-compiled
+code of the first dates serves the later ones. Its settings are for many small queries
+on a small machine (docs/orchestration.md explains each).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+CONNECT_PORT = int(os.environ.get("GROUPREBATE_CONNECT_PORT", "15002"))
+
+
+class ConnectServerFailed(RuntimeError):
+    """The local Spark Connect server did not start; the message says where its logs are."""
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class ConnectServer:
+    """A Spark Connect server being started: its Airflow connection, usable once ready."""
+
+    port: int
+    starting: subprocess.Popen
+    logs: Path
+
+    host = "sc://127.0.0.1"
+
+    @property
+    def remote(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def conn(self) -> dict:
+        return {"conn_type": "spark_connect", "host": self.host, "port": self.port}
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Block until the server accepts connections; the caller sets up meanwhile."""
+        _, stderr = self.starting.communicate()
+        if self.starting.returncode != 0:
+            raise ConnectServerFailed(f"Spark Connect failed to start: {stderr.strip()[-1000:]}")
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if time.monotonic() > deadline:
+                raise ConnectServerFailed(f"Spark Connect did not start on port {self.port}; "
+                                          f"see {self.logs}")
+            time.sleep(0.2)
+
+
+@contextmanager
+def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[ConnectServer]:
+    """A local Spark Connect server for the whole run, stopped on exit.
+
+    It is only being started when this yields: its JVM comes up (about 5 s) while the
+    caller prepares Airflow; call wait_ready() before the first Spark task.
+    """
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).parent
+    logs = workdir / "spark-logs"
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOG_DIR": str(logs),
+           "SPARK_PID_DIR": str(logs), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_IDENT_STRING": f"grouprebate-{port}"}
+    if _port_open(port):
+        raise ConnectServerFailed(
+            f"port {port} is taken; set GROUPREBATE_CONNECT_PORT to a free port")
+    conf = {
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
+        # Small queries: generating and JIT-compiling Java for whole stages costs more
+        # than it saves; expressions are still compiled, into a cache large enough for
+        # a run's plans, so later dates reuse them.
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.cache.maxEntries": "10000",
+        # Adaptive execution re-plans each query after every stage: fixed work per
+        # query that a small day's data never repays.
+        "spark.sql.adaptive.enabled": "false",
+        # A lake table has one folder per date; list them in the driver, not with a
+        # distributed job (Spark's default past 32 folders).
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "10000",
+        # A local lake is rewritten by any re-run and Parquet pages carry checksums:
+        # no checksum file beside each file, and no _SUCCESS marker, which nothing reads.
+        "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+        # One long-lived server running many small queries on two cores: the throughput
+        # collector, and the optimizing JIT compiler kept for really hot code.
+        "spark.driver.extraJavaOptions": " ".join([
+            "-XX:+UseParallelGC",
+            "-XX:Tier4InvocationThreshold=50000", "-XX:Tier4MinInvocationThreshold=20000",
+            "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=400000",
+        ]),
+    }
+    args = [str(spark_home / "sbin" / "start-connect-server.sh")]
+    for key, value in conf.items():
+        args += ["--conf", f"{key}={value}"]
+    starting = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        yield ConnectServer(port, starting, logs)
+    finally:
+        if starting.returncode is None:  # wait_ready() was not reached
+            starting.communicate()
+        subprocess.run([str(spark_home / "sbin" / "stop-connect-server.sh")], env=env,
+                       capture_output=True)
+        deadline = time.monotonic() + 60  # the script returns before the JVM has exited
+        while _port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.5)

@@ -1,0 +1,1 @@
+"""Files that leave the pipeline: finance's payout files, the draw audit, the public winner list."""

@@ -1,0 +1,60 @@
+"""How a published file is written: atomically, once, and never changed afterwards.
+
+Every file that leaves the pipeline is a pure function of the marts and the run
+date, so a re-run writes the same bytes; different bytes over a published file
+raise PublishedFileConflict.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from grouprebate.config import CampaignConfig
+
+
+class PublishedFileConflict(RuntimeError):
+    """A file that was already published would change."""
+
+
+def write_once(path: Path, data: bytes) -> bool:
+    """Write atomically; identical bytes are a no-op, different bytes are refused.
+
+    Returns True when the file was (re)written.
+    """
+    if path.exists():
+        if path.read_bytes() == data:
+            return False
+        raise PublishedFileConflict(
+            f"{path} was already published with different contents; published files never "
+            "change. Investigate what changed upstream instead of overwriting it."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def local_iso(value: dt.datetime, config: CampaignConfig) -> str:
+    if value.tzinfo is None:  # warehouses may hand back naive UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(config.tz).isoformat()
+
+
+def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
