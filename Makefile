@@ -29,7 +29,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall -c $(LOCK) pyspark
 	@touch $(STAMP)
 
-test: $(STAMP)
+# Lint first: a style slip fails in seconds, not after the suite.
+test: lint
 	$(BIN)/python -m pytest
 
 run: $(STAMP)
