@@ -28,6 +28,9 @@ from tests.test_dbt_marts import CONTRACT
 CONFIG = Path(__file__).parent / "fixtures" / "short-campaign.yaml"
 PUBLISH = dt.date(2018, 11, 13)
 
+pytestmark = pytest.mark.e2e
+
+
 def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(warehouse)) as con:
         return {name: sorted(map(repr, con.execute(f"select * from marts.{name}").fetchall()))

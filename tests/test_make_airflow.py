@@ -18,6 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.e2e
+
 
 def get_json(url: str, token: str | None = None, body: dict | None = None) -> dict:
     headers = {"Content-Type": "application/json"}

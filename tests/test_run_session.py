@@ -13,6 +13,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 SCRIPT = """
 import json, os, sys
 from pathlib import Path
