@@ -36,27 +36,37 @@ def test_calendar_runs_until_the_last_claim_window_closes_plus_one_day():
     assert config.freeze_ds == dt.date(2018, 11, 12)
 
 
-def test_missing_key_is_named(raw):
-    del raw["red_packet_cap_fen"]
-    with pytest.raises(ConfigError, match=r"^red_packet_cap_fen: missing required key$"):
-        parse_config(raw, ENV)
+def _delete(path: str):
+    def mutate(raw: dict) -> None:
+        *parents, key = path.split(".")
+        for parent in parents:
+            raw = raw[parent]
+        del raw[key]
+    return mutate
 
 
-def test_missing_nested_key_is_named_with_its_dots(raw):
-    del raw["draw"]["winner_count"]
-    with pytest.raises(ConfigError, match=r"^draw\.winner_count: missing required key$"):
-        parse_config(raw, ENV)
+def _set(key: str, value):
+    def mutate(raw: dict) -> None:
+        target = raw if "." not in key else raw[key.split(".")[0]]
+        target[key.split(".")[-1]] = value
+    return mutate
 
 
-def test_unknown_key_is_refused(raw):
-    raw["red_packet_cap"] = 1
-    with pytest.raises(ConfigError, match=r"^red_packet_cap: unknown key"):
-        parse_config(raw, ENV)
-
-
-def test_unknown_nested_key_is_refused(raw):
-    raw["quality"]["max_bad_rows"] = 3
-    with pytest.raises(ConfigError, match=r"^quality\.max_bad_rows: unknown key"):
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (_delete("red_packet_cap_fen"), r"^red_packet_cap_fen: missing required key$"),
+        (_delete("draw.winner_count"), r"^draw\.winner_count: missing required key$"),
+        (_set("red_packet_cap", 1), r"^red_packet_cap: unknown key"),
+        (_set("quality.max_bad_rows", 3), r"^quality\.max_bad_rows: unknown key"),
+        (_set("draw", 100), r"^draw: expected a mapping"),
+    ],
+    ids=["missing key", "missing nested key", "unknown key", "unknown nested key",
+         "not a mapping"],
+)
+def test_a_key_missing_unknown_or_not_a_mapping_is_named_with_its_dots(raw, mutate, message):
+    mutate(raw)
+    with pytest.raises(ConfigError, match=message):
         parse_config(raw, ENV)
 
 
@@ -74,12 +84,6 @@ def test_unknown_nested_key_is_refused(raw):
 def test_wrong_type_names_key_and_expectation(raw, key, value, expected):
     raw[key] = value
     with pytest.raises(ConfigError, match=rf"^{key}: {expected}"):
-        parse_config(raw, ENV)
-
-
-def test_wrong_type_of_mapping(raw):
-    raw["draw"] = 100
-    with pytest.raises(ConfigError, match=r"^draw: expected a mapping"):
         parse_config(raw, ENV)
 
 
