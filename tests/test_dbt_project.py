@@ -186,6 +186,17 @@ def test_frozen_models_are_the_same_on_every_date_from_the_freeze_on(
     assert marts(path) == marts(last)
 
 
+def test_member_at_an_instant_is_written_once_in_a_macro():
+    """SPEC's "member at t" lives in macros/is_member_at.sql; models call it, never spell it.
+    (Its semantics are pinned by the unit test test_splitters_are_the_members_at_the_trigger_instant.)"""
+    models = warehouse.DBT_PROJECT_DIR / "models"
+    spelled = {p.name for p in models.rglob("*.sql")
+               if "joined_at" in p.read_text() and not p.name.startswith("stg_")}
+    callers = {p.name for p in models.rglob("*.sql") if "is_member_at(" in p.read_text()}
+    assert spelled == set()
+    assert {"int_triggers_observed.sql", "int_splitters_identified.sql"} <= callers
+
+
 def test_loader_tables_are_the_declared_sources():
     tables = postgres_load.lake_tables()
     assert {t.path for t in tables} == set(fx.SCHEMAS)

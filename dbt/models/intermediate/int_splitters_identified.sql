@@ -32,8 +32,7 @@ members_at_trigger as (
         on
             triggers.group_id = intervals.group_id
             and triggers.trigger_observed_ds = intervals.as_of_ds
-            and triggers.triggered_at >= intervals.joined_at
-            and (intervals.left_at is null or triggers.triggered_at < intervals.left_at)
+            and {{ is_member_at('intervals', 'triggers.triggered_at') }}
 ),
 
 identified as (

@@ -52,8 +52,7 @@ qualifying_observations as (
             draws_in_window.group_id = intervals.group_id
             and draws_in_window.user_id = intervals.user_id
             and draws_in_window.arrival_ds <= intervals.as_of_ds
-            and draws_in_window.drawn_at >= intervals.joined_at
-            and (intervals.left_at is null or draws_in_window.drawn_at < intervals.left_at)
+            and {{ is_member_at('intervals', 'draws_in_window.drawn_at') }}
 ),
 
 first_observed as (
