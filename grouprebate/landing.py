@@ -33,6 +33,11 @@ class LandingError(ValueError):
     """A landing zone laid out against the contract (SPEC §3)."""
 
 
+def data_files(folder: Path) -> list[Path]:
+    """The contract's data files of one landing partition folder, in arrival order (name)."""
+    return [p for p in sorted(folder.iterdir()) if p.name.endswith(FILE_SUFFIXES)]
+
+
 def landing_files(root: Path, source: str) -> Iterator[tuple[dt.date, Path]]:
     """(ds, file) of one source, in arrival order: ds, then file name."""
     base = root / source
@@ -43,9 +48,18 @@ def landing_files(root: Path, source: str) -> Iterator[tuple[dt.date, Path]]:
         if not ds_dir.is_dir() or not match:
             continue
         ds = dt.date.fromisoformat(match.group(1))
-        for path in sorted(ds_dir.iterdir()):
-            if path.name.endswith(FILE_SUFFIXES):
-                yield ds, path
+        for path in data_files(ds_dir):
+            yield ds, path
+
+
+def files_of_day(root: Path, ds: dt.date) -> dict[str, list[Path]]:
+    """The files of landing partition ds per source (sources without files are absent)."""
+    found = {}
+    for name in SOURCES:
+        folder = root / name / f"ds={ds.isoformat()}"
+        if folder.is_dir() and (paths := data_files(folder)):
+            found[name] = paths
+    return found
 
 
 def read_lines(path: Path) -> Iterator[str]:

@@ -28,7 +28,7 @@ from grouprebate.contract import (
     passes_bad_row_gate,
     reason_conflict,
 )
-from grouprebate.landing import FILE_SUFFIXES
+from grouprebate.landing import files_of_day
 from spark_jobs.contract_columns import line_reason, record_schema, typed_value
 from spark_jobs.job_cli import run_job
 from spark_jobs.lake import materialized, overwrite_partitions, read_partitions
@@ -74,18 +74,6 @@ class SourceCounts:
 
     def passes(self, max_bad_row_rate: float) -> bool:
         return passes_bad_row_gate(self.bad, self.rows, max_bad_row_rate)
-
-
-def landing_files(landing: str | Path, ds: dt.date) -> dict[str, list[str]]:
-    """The day's files per source (sources without files are absent), sorted by name."""
-    found = {}
-    for name in SOURCES:
-        folder = Path(landing) / name / f"ds={ds.isoformat()}"
-        if folder.is_dir():
-            paths = [str(p) for p in sorted(folder.iterdir()) if p.name.endswith(FILE_SUFFIXES)]
-            if paths:
-                found[name] = paths
-    return found
 
 
 # A landing file up to this size on disk is read whole, as one row, and cut into lines.
@@ -261,7 +249,8 @@ def ingest(
 
     Every source gets a lake partition for ds, empty when nothing arrived.
     """
-    files = landing_files(landing, ds)
+    files = {name: [str(p) for p in paths]
+             for name, paths in files_of_day(Path(landing), ds).items()}
     deadline = ds_deadline(ds, config.tz)
     counts: list[SourceCounts] = []
     if files:
