@@ -1,7 +1,7 @@
 """
 ### grouprebate — the nightly run of a group full-rebate campaign
 
-One run per campaign date `ds` (SPEC §6), in order, from the config's
+One run per campaign date `ds` (docs/rules.md §6), in order, from the config's
 `calendar_start` to its `calendar_end`, at 02:00 in the campaign timezone
 after the day has ended. Each run:
 

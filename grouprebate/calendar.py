@@ -1,4 +1,4 @@
-"""The campaign calendar (SPEC §6): which phase each nightly run date is in, and its steps.
+"""The campaign calendar (docs/rules.md §6): which phase each nightly run date is in, and its steps.
 
 Every layer asks this module, never compares dates itself: the attribution job
 (standings, freeze or frozen), the warehouse build (whether the draw seed is

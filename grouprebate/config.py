@@ -1,4 +1,4 @@
-"""The campaign config (SPEC §2): one YAML file holds every rule parameter.
+"""The campaign config (docs/rules.md §2): one YAML file holds every rule parameter.
 
 Loading validates everything up front, so a bad file fails with one line that
 names the key, never later inside Spark or dbt.

@@ -1,4 +1,4 @@
-"""The input contract of the landing zone (SPEC §3): one definition per source.
+"""The input contract of the landing zone (docs/rules.md §3): one definition per source.
 
 The generator writes to it, `grouprebate validate` and the tests check against
 it in plain Python, and the Spark ingest job builds its schema and its checks

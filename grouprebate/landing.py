@@ -30,7 +30,7 @@ FILE_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 class LandingError(ValueError):
-    """A landing zone laid out against the contract (SPEC §3)."""
+    """A landing zone laid out against the contract (docs/rules.md §3)."""
 
 
 def data_files(folder: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Synthetic landing zone for a campaign (SPEC §3), realistic and full of edge cases.
+"""Synthetic landing zone for a campaign (docs/rules.md §3), realistic and full of edge cases.
 
 `generate` writes `<out>/<source>/ds=YYYY-MM-DD/part-NNNNN.jsonl[.gz]` for the nine
 sources. The same (groups, seed, gzip) always gives the same bytes: every random

@@ -2,7 +2,7 @@
 churn, shares, orders with their payments and refunds, draw-page opens and claims.
 
 A group's state lives only while it is simulated; its lines go straight to the work
-unit's sink. Rare situations the pipeline must handle (SPEC §4 edge cases) are group
+unit's sink. Rare situations the pipeline must handle (docs/rules.md §4 edge cases) are group
 features drawn with fixed probabilities, high enough that ~150 groups show each one.
 Purchases are in orders.py.
 """

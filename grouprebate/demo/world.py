@@ -74,7 +74,7 @@ class World:
         return versions
 
     def eligible(self, profile: Profile | None) -> bool:
-        """May this profile create a group (SPEC §4 valid group)?"""
+        """May this profile create a group (docs/rules.md §4 valid group)?"""
         return profile is not None and (
             profile[1] == self.creator_gender and profile[2] >= self.min_naughty
         )

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,15 +65,21 @@ def dbt_env(
     warehouse: str | Path | None = None,
     target: str = "duckdb",
     schema_prefix: str | None = None,
+    dbt_dir: str | Path | None = None,
 ) -> dict[str, str]:
-    """Environment variables the dbt project reads (profiles.yml and the sources)."""
+    """Environment variables the dbt project reads (profiles.yml and the sources), and
+    where dbt writes its target/ and logs/ (dbt_work_dir)."""
     if target not in TARGETS:
         raise WarehouseError(f"unknown dbt target {target!r}; use one of {', '.join(TARGETS)}")
+    work = Path(dbt_dir).resolve() if dbt_dir is not None else dbt_work_dir(
+        warehouse if target == "duckdb" else None, schema_prefix)
     env = {
         "GROUPREBATE_LAKE": str(Path(lake).resolve()),
         "GROUPREBATE_DBT_TARGET": target,
         "DO_NOT_TRACK": "1",
-        # dbt/logs/dbt.log keeps each node's result and every error; its default debug
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        # <logs>/dbt.log keeps each node's result and every error; its default debug
         # level (every statement and event) costs about 10% of a nightly build.
         "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
     }
@@ -81,6 +88,24 @@ def dbt_env(
     if schema_prefix is not None:
         env["GROUPREBATE_SCHEMA_PREFIX"] = schema_prefix
     return env
+
+
+_TEMP_DBT_DIRS: dict[str | None, Path] = {}
+
+
+def dbt_work_dir(warehouse: str | Path | None, schema_prefix: str | None = None) -> Path:
+    """Where dbt writes target/ (compiled SQL, manifest, run results) and logs/ for a build.
+
+    Beside the DuckDB file (`<dir of warehouse>/dbt`), i.e. in the run's work directory,
+    never in the repository: two runs never share them, and the compiled SQL, which holds
+    the draw seed from the freeze date on, stays with the run. Without a warehouse file
+    (the postgres target), one temporary directory per process and schema prefix.
+    """
+    if warehouse is not None:
+        return Path(warehouse).resolve().parent / "dbt"
+    if schema_prefix not in _TEMP_DBT_DIRS:
+        _TEMP_DBT_DIRS[schema_prefix] = Path(tempfile.mkdtemp(prefix="grouprebate-dbt-"))
+    return _TEMP_DBT_DIRS[schema_prefix]
 
 
 @contextmanager
@@ -100,46 +125,37 @@ def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
 
 def run_dbt(
     args: Sequence[str], env: Mapping[str, str], check: bool = True, manifest: Any = None,
+    project_dir: str | Path = DBT_PROJECT_DIR,
 ) -> Any:
     """One in-process dbt invocation (dbtRunner) on this project; returns its result.
 
     With check=True a failed invocation raises WarehouseError naming the failed nodes.
     `manifest` (the result of a `dbt parse` with the same project, lake and profile)
     skips parsing; the vars still apply, as they are rendered when models compile.
+    `project_dir` is for tests and benchmarks that build a modified copy of the project.
+    The DuckDB file is closed when the invocation ends (`keep_open: false` in
+    profiles.yml), so readers can open it right after, in this process or another.
     """
     from dbt.cli.main import dbtRunner
 
-    full_args = [*args, "--project-dir", str(DBT_PROJECT_DIR),
-                 "--profiles-dir", str(DBT_PROJECT_DIR)]
+    full_args = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     with _environ(env):
-        try:
-            result = dbtRunner(manifest=manifest).invoke(full_args)
-        finally:
-            _release_duckdb()
+        result = dbtRunner(manifest=manifest).invoke(full_args)
     if check and not result.success:
-        raise WarehouseError(f"dbt {' '.join(args[:1])} failed: {describe_failures(result)}")
+        raise WarehouseError(
+            f"dbt {' '.join(args[:1])} failed: {describe_failures(result, _log_dir(args, env))}")
     return result
 
 
-def _release_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation.
-
-    Otherwise the file stays locked for other processes and this process cannot open it
-    read-only (publish and export read the marts right after the build). dbt-duckdb keeps
-    its one environment on the connection manager class; closing it is what dbt-duckdb
-    itself does before switching to another database.
-    """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # dbt-duckdb not installed: nothing to release
-        return
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        environment.close()
-    DuckDBConnectionManager.close_all_connections()
+def _log_dir(args: Sequence[str], env: Mapping[str, str]) -> str:
+    """The log directory of an invocation: --log-path if given, else DBT_LOG_PATH."""
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag == "--log-path":
+            return value
+    return env.get("DBT_LOG_PATH", "logs")
 
 
-def describe_failures(result: Any) -> str:
+def describe_failures(result: Any, log_dir: str | Path = "logs") -> str:
     """The failed or erroring nodes of a dbt result, or the exception, in one line."""
     if result.exception is not None:
         return str(result.exception)
@@ -148,7 +164,7 @@ def describe_failures(result: Any) -> str:
         for r in getattr(result.result, "results", []) or []
         if str(r.status) in ("error", "fail", "runtime error")
     ]
-    return "; ".join(failed) or "see the dbt log (dbt/logs/dbt.log)"
+    return "; ".join(failed) or f"see the dbt log ({Path(log_dir) / 'dbt.log'})"
 
 
 _PARSED: dict[tuple, Any] = {}
@@ -211,6 +227,7 @@ def build(
     extra_args: Sequence[str] = (),
     manifest: Any = None,
     unit_tests: bool = True,
+    dbt_dir: str | Path | None = None,
 ) -> Any:
     """`dbt build` (models, data tests and, unless told not to, unit tests) for run date ds.
 
@@ -224,6 +241,9 @@ def build(
     build, on the same side of the freeze date, made and that cannot have changed since
     (AFTER_DRAW_TAG before the freeze, FROZEN_TAG from it on), and the tests that read
     nothing else. Any other build is whole.
+
+    dbt writes its target/ and logs/ under `dbt_dir`, by default beside the DuckDB file
+    (dbt_work_dir); on the postgres target, by default in a temporary directory.
     """
     if target == "duckdb":
         path = Path(warehouse or DEFAULT_WAREHOUSE)
@@ -237,7 +257,7 @@ def build(
 
         schema_prefix = schema_prefix_from_env() if schema_prefix is None else schema_prefix
         load_lake_into_postgres(lake, schema_prefix=schema_prefix)
-    env = dbt_env(lake, warehouse, target, schema_prefix)
+    env = dbt_env(lake, warehouse, target, schema_prefix, dbt_dir)
     from_freeze = phase(config, ds).has_drawn
     run_key = _run_key(env) if not _SELECTING.intersection(extra_args) else None
     unchanged = run_key is not None and _LAST_SIDE.pop(run_key, None) == from_freeze
@@ -258,8 +278,13 @@ def build(
 def generate_docs(
     config: CampaignConfig, ds: dt.date, lake: str | Path, *,
     warehouse: str | Path | None = None, extra_args: Sequence[str] = (),
+    dbt_dir: str | Path | None = None,
 ) -> Any:
-    """`dbt docs generate` against a built DuckDB warehouse (models compile with the vars)."""
-    env = dbt_env(lake, warehouse or DEFAULT_WAREHOUSE)
+    """`dbt docs generate` against a built DuckDB warehouse (models compile with the vars).
+
+    The site (index.html, manifest.json, catalog.json) is written to the target/ of
+    dbt_work_dir, beside the warehouse unless `dbt_dir` says otherwise.
+    """
+    env = dbt_env(lake, warehouse or DEFAULT_WAREHOUSE, dbt_dir=dbt_dir)
     args = ["docs", "generate", "--vars", json.dumps(build_vars(config, ds)), *extra_args]
     return run_dbt(args, env)

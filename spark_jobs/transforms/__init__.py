@@ -1,1 +1,1 @@
-"""Pure DataFrame -> DataFrame rules of SPEC §4, one module per concern."""
+"""Pure DataFrame -> DataFrame rules of docs/rules.md §4, one module per concern."""

@@ -1,4 +1,4 @@
-"""Attribution of orders to groups through shares, and contributions (SPEC §4)."""
+"""Attribution of orders to groups through shares, and contributions (docs/rules.md §4)."""
 
 from __future__ import annotations
 

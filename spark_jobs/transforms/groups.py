@@ -1,4 +1,4 @@
-"""Group validity, pools, member counts at draw_open and eligibility (SPEC §4)."""
+"""Group validity, pools, member counts at draw_open and eligibility (docs/rules.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Membership (SPEC §4): u is a member of g at t iff its latest event <= t is a join.
+"""Membership (docs/rules.md §4): u is a member of g at t iff its latest event <= t is a join.
 
 Events are ordered per (group, user) by (event_time, event_id); each event
 starts an interval that lasts until the next event of the same pair, so
