@@ -451,8 +451,8 @@ class DbtHarness:
         self.timings: dict[str, float] = {}
 
     def dbt_args(self) -> list[str]:
-        return ["--target-path", str(self.root / "target"),
-                "--log-path", str(self.root / "logs"), "--quiet"]
+        """dbt writes target/ and logs/ beside each warehouse (dbt_runner.dbt_work_dir)."""
+        return ["--quiet"]
 
     def env(self, path: Path) -> dict[str, str]:
         return warehouse.dbt_env(self.lake, path)
@@ -500,6 +500,30 @@ class DbtHarness:
         if result.exception is not None:
             raise result.exception
         return {r.node.name for r in result.result.results if str(r.status) != "pass"}
+
+
+CONTRACT_MARTS = ("fct_attributed_orders", "group_pools", "winner_list", "member_splits",
+                  "payouts", "group_exclusions", "forfeitures")
+# Two edits to a copy of the project that break the marts' contracts: a column's type
+# (amount_fen becomes an integer) and a column's name (reason becomes forfeiture_reason).
+CONTRACT_BREAKS = {
+    "payouts": ("        amount_fen,\n", "        cast(amount_fen as integer) as amount_fen,\n"),
+    "forfeitures": ("        reason,\n", "        reason as forfeiture_reason,\n"),
+}
+
+
+def project_breaking_contracts(root: Path) -> Path:
+    """A copy of the dbt project under root whose payouts and forfeitures break their
+    contracts (CONTRACT_BREAKS); the committed models stay as they are."""
+    copy = root / "dbt-project"
+    shutil.copytree(warehouse.DBT_PROJECT_DIR, copy,
+                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    for model, (old, new) in CONTRACT_BREAKS.items():
+        sql = copy / "models" / "marts" / f"{model}.sql"
+        text = sql.read_text()
+        assert text.count(old) == 1, f"{sql}: {old!r} no longer appears once; update the test"
+        sql.write_text(text.replace(old, new))
+    return copy
 
 
 def query(path: Path, sql: str) -> list[dict]:

@@ -1,5 +1,6 @@
-"""The dbt project itself: the vars warehouse.py passes, the secrecy of the seed, the
-documentation of every column, the tests on every key, and the loader's table list."""
+"""The dbt project itself: the vars dbt_runner passes, the secrecy of the seed, the
+documentation of every column, the tests on every key, the marts' contracts and owners,
+where dbt writes, the warehouse file released after a build, and the loader's table list."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -29,9 +32,10 @@ def dbt(tmp_path_factory, config) -> DbtHarness:
 @pytest.fixture(scope="module")
 def docs(dbt) -> tuple[dict, dict]:
     """(manifest.json, catalog.json) of `dbt docs generate` on the built warehouse."""
-    warehouse.generate_docs(dbt.config, fx.LAST_DS, dbt.lake,
-                            warehouse=dbt.build(fx.LAST_DS), extra_args=dbt.dbt_args())
-    target = dbt.root / "target"
+    path = dbt.build(fx.LAST_DS)
+    warehouse.generate_docs(dbt.config, fx.LAST_DS, dbt.lake, warehouse=path,
+                            extra_args=dbt.dbt_args())
+    target = warehouse.dbt_work_dir(path) / "target"
     return (json.loads((target / "manifest.json").read_text()),
             json.loads((target / "catalog.json").read_text()))
 
@@ -75,6 +79,39 @@ def test_a_build_leaves_the_warehouse_free_for_readers(dbt):
     path = dbt.build(fx.LAST_DS)
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("select count(*) from marts.winner_list").fetchall() == [(4,)]
+
+
+def test_a_build_leaves_the_warehouse_free_for_other_processes(dbt):
+    """dbt-duckdb closes the file when an invocation ends (keep_open: false in profiles.yml):
+    another process can open it; it could not while this one held it open for writing."""
+    path = dbt.build(fx.LAST_DS)
+    reader = ("import duckdb, sys\n"
+              "with duckdb.connect(sys.argv[1], read_only=True) as con:\n"
+              "    print(con.execute('select count(*) from marts.winner_list').fetchone()[0])\n")
+    done = subprocess.run([sys.executable, "-c", reader, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["4"]
+
+
+def tree(folder) -> dict[str, int]:
+    """Every file under a folder with its mtime (nothing when the folder does not exist)."""
+    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_build_writes_target_and_logs_beside_the_warehouse_not_in_the_repository(dbt):
+    in_repo = {name: tree(warehouse.DBT_PROJECT_DIR / name) for name in ("target", "logs")}
+    path = dbt.copy_of(fx.LAST_DS, "work-dir")
+    warehouse.build(dbt.config, fx.LAST_DS, dbt.lake, warehouse=path, unit_tests=False,
+                    extra_args=dbt.dbt_args(), manifest=dbt.manifest)
+    assert {name: tree(warehouse.DBT_PROJECT_DIR / name) for name in ("target", "logs")} \
+        == in_repo
+    beside = path.parent / "dbt"
+    assert warehouse.dbt_work_dir(path) == beside
+    assert (beside / "target" / "run_results.json").is_file()
+    assert (beside / "target" / "compiled" / "grouprebate" / "models" / "marts"
+            / "payouts.sql").is_file()
+    assert "payouts" in (beside / "logs" / "dbt.log").read_text()
 
 
 def relation_kind(path, schema: str, name: str) -> str | None:
@@ -187,8 +224,8 @@ def test_frozen_models_are_the_same_on_every_date_from_the_freeze_on(
 
 
 def test_member_at_an_instant_is_written_once_in_a_macro():
-    """SPEC's "member at t" lives in macros/is_member_at.sql; models call it, never spell it.
-    (Its semantics are pinned by the unit test test_splitters_are_the_members_at_the_trigger_instant.)"""
+    """SPEC's "member at t" lives in macros/is_member_at.sql; models call it, never spell it
+    (the unit test test_splitters_are_the_members_at_the_trigger_instant pins its meaning)."""
     models = warehouse.DBT_PROJECT_DIR / "models"
     spelled = {p.name for p in models.rglob("*.sql")
                if "joined_at" in p.read_text() and not p.name.startswith("stg_")}
@@ -240,6 +277,51 @@ def test_every_model_has_a_test_on_its_key(docs):
     }
     models = {k for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
     assert models - keyed == set()
+
+
+def test_every_mart_has_an_owner(docs):
+    """dbt docs shows a model's group's owner as its Owner (docs/warehouse.md, Owners)."""
+    manifest, _ = docs
+    owners = {key: group["owner"] for key, group in manifest["groups"].items()}
+    marts = {node["name"]: node for node in manifest["nodes"].values()
+             if node["resource_type"] == "model" and node["fqn"][1] == "marts"}
+    assert len(marts) >= 14
+    unowned = [name for name, node in marts.items()
+               if not node["group"]
+               or not any(owners.get(f"group.grouprebate.{node['group']}", {}).values())]
+    assert unowned == []
+    finance = {name for name, node in marts.items() if node["group"] == "finance"}
+    assert {"payouts", "forfeitures", "member_splits", "draw_audit"} <= finance
+
+
+def test_the_contract_marts_declare_every_column_and_its_type(docs):
+    manifest, catalog = docs
+    for key, node in manifest["nodes"].items():
+        if node["name"] not in fx.CONTRACT_MARTS:
+            continue
+        assert node["config"]["contract"]["enforced"], node["name"]
+        built = list(catalog["nodes"][key]["columns"])
+        assert list(node["columns"]) == built, node["name"]  # the tables keep the SQL's order
+        untyped = [c for c, column in node["columns"].items() if not column["data_type"]]
+        assert untyped == [], node["name"]
+
+
+def test_a_build_that_breaks_a_marts_contract_fails_and_keeps_the_previous_table(
+        dbt, tmp_path):
+    """A column's type changed (payouts.amount_fen) or a column renamed (forfeitures.reason)
+    in the SQL, not in the contract: the model fails; the built table stays as it was."""
+    project = fx.project_breaking_contracts(tmp_path)
+    path = dbt.copy_of(fx.LAST_DS, "broken-contract")
+    before = {m: rows_of(path, "marts", m) for m in fx.CONTRACT_BREAKS}
+    result = warehouse.run_dbt(
+        ["run", "--select", *fx.CONTRACT_BREAKS,
+         "--vars", json.dumps(warehouse.build_vars(dbt.config, fx.LAST_DS)), *dbt.dbt_args()],
+        dbt.env(path), check=False, project_dir=project)
+    outcomes = {r.node.name: (str(r.status), r.message or "") for r in result.result.results}
+    assert set(outcomes) == set(fx.CONTRACT_BREAKS)
+    for model, (status, message) in outcomes.items():
+        assert status == "error" and "contract" in message, (model, status, message)
+    assert {m: rows_of(path, "marts", m) for m in fx.CONTRACT_BREAKS} == before
 
 
 def test_unit_tests_pin_the_draw_and_the_split(docs):

@@ -31,10 +31,22 @@
     {%- if existing_relation is not none and existing_relation.type != kind %}
         {{ drop_relation_if_exists(existing_relation) }}
     {%- endif %}
+    {%- set contract = config.get("contract") %}
+    {%- if contract.enforced %}
+        {#- dbt's own check: the query's column names and types against the yml, or fail -#}
+        {{ get_assert_columns_equivalent(compiled_code) }}
+    {%- endif %}
     {% call statement("main") -%}
+        {%- if contract.enforced and kind == "table" %}
+        create or replace table {{ target_relation }} {{ get_table_columns_and_constraints() }};
+        insert into {{ target_relation }} {{ get_column_names() }} (
+            {{ get_select_subquery(compiled_code) }}
+        )
+        {%- else %}
         create or replace {{ kind }} {{ target_relation }} as (
             {{ compiled_code }}
         )
+        {%- endif %}
     {%- endcall %}
     {% do persist_docs(target_relation, model) %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
