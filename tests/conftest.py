@@ -1,4 +1,8 @@
-"""Shared fixtures: one local Spark session per test session, and the 2018 config."""
+"""Shared fixtures: one local Spark session per test session, and the 2018 config.
+
+Hypothesis explores new examples on a laptop (the default profile, its database in the
+git-ignored .hypothesis/) and replays the same ones in CI (CI=true: the "ci" profile).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,33 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from grouprebate.config import CampaignConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = ROOT / "config" / "xhq-2018.yaml"
 TEST_ENV = {"GROUPREBATE_DRAW_SEED": "test-seed", "GROUPREBATE_PSEUDONYM_KEY": "test-key"}
+
+# CI: the same examples on every run (a red build is about the change, not a new draw),
+# no example database, and a failure prints the example's blob for @reproduce_failure.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(
+    "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "default")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Bench tests run only when a -m expression names them (`make bench`: -m bench).
+
+    addopts' `-m 'not bench'` keeps them out of `make test`, but any -m on the command
+    line replaces it: without this, the fast loop's `-m 'not e2e'` would run them.
+    """
+    if "bench" in (config.option.markexpr or ""):
+        return
+    bench = [item for item in items if item.get_closest_marker("bench")]
+    if bench:
+        config.hook.pytest_deselected(items=bench)
+        items[:] = [item for item in items if not item.get_closest_marker("bench")]
 
 
 @pytest.fixture(scope="session")

@@ -108,3 +108,24 @@ def pools(t: dict[str, list[Row]], c: CampaignConfig) -> dict[str, Row]:
         result[gid] = {"pool_fen": pool, "member_count_at_draw_open": count, "is_valid": valid,
                        "is_eligible": valid and count >= c.group_min_members and pool > 0}
     return result
+
+
+def split(red_packet: int, contributions: dict[str, int]) -> dict[str, int]:
+    """user_id -> part in fen, 0-fen parts included: the split of docs/rules.md §4, read literally.
+
+    With P the red packet and C the sum of the contributions c_u: if C > 0, u gets
+    floor(P * c_u / C); if C = 0, P is split equally the same way (every weight 1).
+    The P - sum(floor) leftover fen go one each to the largest remainders
+    (P * c_u mod C), ties by the smallest user_id in code point order (byte order
+    of UTF-8), as sorted() orders str.
+    """
+    total = sum(contributions.values())
+    weights = dict(contributions) if total > 0 else dict.fromkeys(contributions, 1)
+    total = sum(weights.values())
+    parts = {user: red_packet * weight // total for user, weight in weights.items()}
+    remainders = {user: red_packet * weight % total for user, weight in weights.items()}
+    leftover = red_packet - sum(parts.values())
+    by_remainder = sorted(weights, key=lambda user: (-remainders[user], user))
+    for user in by_remainder[:leftover]:
+        parts[user] += 1
+    return parts
