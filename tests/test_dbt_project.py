@@ -4,6 +4,7 @@ where dbt writes, the warehouse file released after a build, and the loader's ta
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import datetime as dt
 import hashlib
@@ -57,6 +58,15 @@ def test_vars_carry_every_rule_from_the_config(config):
     assert values["campaign_id"] == "xhq-2018" and values["timezone"] == "Asia/Shanghai"
 
 
+def test_lint_vars_are_the_vars_a_build_passes(config):
+    """dbt/.sqlfluff compiles the project with one var per key of build_vars (make lint)."""
+    sqlfluff = configparser.ConfigParser()
+    sqlfluff.read(warehouse.DBT_PROJECT_DIR / ".sqlfluff")
+    context = dict(sqlfluff["sqlfluff:templater:dbt:context"])
+    assert set(context) == set(warehouse.build_vars(config, config.freeze_ds))
+    assert context["draw_seed_sha256"] == hashlib.sha256(context["draw_seed"].encode()).hexdigest()
+
+
 def test_a_run_on_or_after_the_draw_without_the_seed_is_refused(config):
     unseeded = dataclasses.replace(config, draw_seed=None)
     assert "draw_seed" not in warehouse.build_vars(unseeded, dt.date(2018, 11, 11))
@@ -82,8 +92,9 @@ def test_a_build_leaves_the_warehouse_free_for_readers(dbt):
 
 
 def test_a_build_leaves_the_warehouse_free_for_other_processes(dbt):
-    """dbt-duckdb closes the file when an invocation ends (keep_open: false in profiles.yml):
-    another process can open it; it could not while this one held it open for writing."""
+    """dbt_runner.release_duckdb closes the file when an invocation ends: another process
+    can open it; it could not while this one held it open for writing. Fails when a new
+    dbt-duckdb keeps the file after DuckDBConnectionManager.close_all_connections()."""
     path = dbt.build(fx.LAST_DS)
     reader = ("import duckdb, sys\n"
               "with duckdb.connect(sys.argv[1], read_only=True) as con:\n"

@@ -129,3 +129,29 @@ def test_builds_outside_a_run_or_with_a_selection_are_whole(
     monkeypatch.delenv("GROUPREBATE_RUN_ID")
     build_dates(config, tmp_path, [before] * 2)
     assert [left_out(args) for args in builds(invocations)] == [None] * 4
+
+
+def test_dbt_writes_its_target_and_logs_beside_the_warehouse(tmp_path):
+    env = warehouse.dbt_env(tmp_path / "lake", tmp_path / "run" / "warehouse.duckdb")
+    assert env["DBT_TARGET_PATH"] == str(tmp_path / "run" / "dbt" / "target")
+    assert env["DBT_LOG_PATH"] == str(tmp_path / "run" / "dbt" / "logs")
+    given = warehouse.dbt_env(tmp_path / "lake", tmp_path / "w.duckdb", dbt_dir=tmp_path / "d")
+    assert given["DBT_TARGET_PATH"] == str(tmp_path / "d" / "target")
+
+
+def test_postgres_builds_write_to_a_temporary_directory_per_schema_prefix(tmp_path):
+    """Outside the repository, and the same for every build of a process and prefix, so the
+    parsed manifest (keyed by the dbt environment) still serves every date."""
+    first, again, other = (
+        warehouse.dbt_env(tmp_path / "lake", target="postgres", schema_prefix=prefix)
+        for prefix in ("t1_", "t1_", "t2_"))
+    assert first == again
+    assert first["DBT_TARGET_PATH"] != other["DBT_TARGET_PATH"]
+    assert not first["DBT_TARGET_PATH"].startswith(str(warehouse.DBT_PROJECT_DIR))
+
+
+def test_a_failure_without_failed_nodes_points_at_the_builds_log(tmp_path):
+    nothing_failed = SimpleNamespace(exception=None, result=SimpleNamespace(results=[]))
+    log_dir = warehouse.dbt_env(tmp_path / "lake", tmp_path / "w.duckdb")["DBT_LOG_PATH"]
+    assert warehouse.describe_failures(nothing_failed, log_dir) == \
+        f"see the dbt log ({tmp_path / 'dbt' / 'logs' / 'dbt.log'})"

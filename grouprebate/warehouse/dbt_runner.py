@@ -133,18 +133,39 @@ def run_dbt(
     `manifest` (the result of a `dbt parse` with the same project, lake and profile)
     skips parsing; the vars still apply, as they are rendered when models compile.
     `project_dir` is for tests and benchmarks that build a modified copy of the project.
-    The DuckDB file is closed when the invocation ends (`keep_open: false` in
-    profiles.yml), so readers can open it right after, in this process or another.
     """
     from dbt.cli.main import dbtRunner
 
     full_args = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     with _environ(env):
-        result = dbtRunner(manifest=manifest).invoke(full_args)
+        try:
+            result = dbtRunner(manifest=manifest).invoke(full_args)
+        finally:
+            release_duckdb()
     if check and not result.success:
         raise WarehouseError(
             f"dbt {' '.join(args[:1])} failed: {describe_failures(result, _log_dir(args, env))}")
     return result
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB file that dbt-duckdb keeps open in this process after an invocation.
+
+    Otherwise the file stays locked for other processes, and this process cannot open it
+    read-only (publish and export read the marts right after the build). dbt-duckdb keeps
+    it open for the life of the process (its profile option `keep_open`, true by default);
+    `close_all_connections()` lets go of its one environment, whose database is closed as
+    it is freed: its maintainers' way for programmatic invocations (duckdb/dbt-duckdb#616).
+    `keep_open: false` in profiles.yml releases the file too, but closes and reopens it
+    whenever no node is running, 28 times a build: about a quarter of a nightly build
+    (docs/warehouse.md). tests/test_dbt_project.py checks that another process can open
+    the file after a build.
+    """
+    try:
+        from dbt.adapters.duckdb import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    DuckDBConnectionManager.close_all_connections()
 
 
 def _log_dir(args: Sequence[str], env: Mapping[str, str]) -> str:
