@@ -54,8 +54,12 @@ airflow: $(STAMP)
 	GROUPREBATE_CONFIG=$(abspath $(CONFIG)) \
 	$(BIN)/airflow standalone
 
+# sqlfluff's dbt templater compiles the project with the lint-only vars of dbt/.sqlfluff, on
+# an in-memory DuckDB; dbt's target/ goes under WORK, never into the repository.
 lint: $(STAMP)
 	$(BIN)/ruff check grouprebate spark_jobs dags tests benchmarks
+	cd dbt && GROUPREBATE_WAREHOUSE=:memory: DBT_TARGET_PATH=$(abspath $(WORK))/lint/dbt-target \
+	    ../$(BIN)/sqlfluff lint models tests macros
 
 # Scale runs, kept out of `make test`: the generator's throughput and the Spark jobs'
 # wall time and peak memory on a generated campaign of BENCH_GROUPS groups.
