@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -41,11 +42,9 @@ def pg(dbt) -> Iterator[tuple]:
     conn.autocommit = True
     prefix = f"t{os.getpid()}_{secrets.token_hex(3)}_"
     try:
-        target = dbt.root / "postgres"
         warehouse.build(dbt.config, fx.LAST_DS, dbt.lake, target="postgres",
-                        schema_prefix=prefix,
-                        extra_args=["--target-path", str(target / "target"),
-                                    "--log-path", str(target / "logs"), "--quiet"])
+                        schema_prefix=prefix, dbt_dir=dbt.root / "postgres",
+                        extra_args=["--quiet"])
         yield conn, prefix
     finally:
         with conn.cursor() as cur:
@@ -110,3 +109,22 @@ def test_reloading_the_lake_keeps_the_staging_views(dbt, pg):
     assert counts["attribution__group_pools"] == 2 * len(fx.GROUPS)  # 11-11 and 11-12
     claims = pg_rows(pg, 'select count(*) as n from "{p}staging".stg_lake__claims')
     assert claims == [{"n": len(fx.CLAIMS)}]
+
+
+def test_a_build_that_breaks_a_marts_contract_fails_on_postgres_too(dbt, pg, tmp_path):
+    """The contracts hold on Postgres as on DuckDB (tests/test_dbt_project.py): the same
+    broken copy of the project fails the same two marts, and their tables stay."""
+    project = fx.project_breaking_contracts(tmp_path)
+    before = {m: pg_rows(pg, f'select * from "{{p}}marts".{m}') for m in fx.CONTRACT_BREAKS}
+    env = warehouse.dbt_env(dbt.lake, target="postgres", schema_prefix=pg[1],
+                            dbt_dir=tmp_path / "dbt")
+    result = warehouse.run_dbt(
+        ["run", "--select", *fx.CONTRACT_BREAKS, "--quiet",
+         "--vars", json.dumps(warehouse.build_vars(dbt.config, fx.LAST_DS))],
+        env, check=False, project_dir=project)
+    outcomes = {r.node.name: (str(r.status), r.message or "") for r in result.result.results}
+    assert set(outcomes) == set(fx.CONTRACT_BREAKS)
+    for model, (status, message) in outcomes.items():
+        assert status == "error" and "contract" in message, (model, status, message)
+    assert {m: pg_rows(pg, f'select * from "{{p}}marts".{m}') for m in fx.CONTRACT_BREAKS} \
+        == before

@@ -1,6 +1,6 @@
 {#
     The campaign rules as SQL literals. Their values come from the campaign config
-    through --vars, built by grouprebate.warehouse.build_vars; a missing var fails
+    through --vars, built by grouprebate.warehouse.dbt_runner.build_vars; a missing var fails
     the compilation ("Required var ... not found"), so no rule has a stale default.
     Each macro checks the shape of its value, so a var can never inject SQL.
 #}
@@ -10,7 +10,7 @@
     {%- if not modules.re.fullmatch(pattern, value) -%}
         {{ exceptions.raise_compiler_error(
             "var " ~ name ~ " = " ~ value ~ " is not like " ~ example
-            ~ "; build the vars with grouprebate.warehouse.build_vars") }}
+            ~ "; build the vars with grouprebate.warehouse.dbt_runner.build_vars") }}
     {%- endif -%}
     {{ return(value) }}
 {%- endmacro %}

@@ -157,7 +157,7 @@ def release_duckdb() -> None:
     `close_all_connections()` lets go of its one environment, whose database is closed as
     it is freed: its maintainers' way for programmatic invocations (duckdb/dbt-duckdb#616).
     `keep_open: false` in profiles.yml releases the file too, but closes and reopens it
-    whenever no node is running, 28 times a build: about a quarter of a nightly build
+    whenever no node is running, dozens of times a build: about a quarter of a build
     (docs/warehouse.md). tests/test_dbt_project.py checks that another process can open
     the file after a build.
     """
