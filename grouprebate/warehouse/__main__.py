@@ -19,6 +19,7 @@ from grouprebate.warehouse.dbt_runner import (
     DEFAULT_WAREHOUSE,
     TARGETS,
     build,
+    dbt_work_dir,
     generate_docs,
 )
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             build(config, args.ds, args.lake, target=args.target, warehouse=args.warehouse)
         else:
             generate_docs(config, args.ds, args.lake, warehouse=args.warehouse)
+            print(f"dbt docs written to {dbt_work_dir(args.warehouse) / 'target'}")
     except (ConfigError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

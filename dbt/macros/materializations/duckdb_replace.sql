@@ -4,12 +4,17 @@
     dbt-duckdb's own materializations build into a temporary relation, then rename the
     old one away, rename the new one in and drop the old one, with checks for foreign
     keys, indexes and grants around it. Each of those steps is an adapter call that
-    builds dbt's whole macro context again, which cost about 0.5 s of a 3 s nightly
-    build (docs/warehouse.md). DuckDB replaces a relation inside the statement's
+    builds dbt's whole macro context again, which costs about a sixth of a nightly
+    build (docs/warehouse.md, benchmarks/results/dbt_materialization.json). DuckDB replaces a relation inside the statement's
     transaction, so a failed query leaves the previous relation in place, as the rename
     dance did. The project uses none of what the checks are for (constraints, indexes,
     grants). A relation of the other kind under the name is dropped first. Postgres
     keeps dbt's own materializations.
+
+    A model with an enforced contract goes through dbt's contract macros, as dbt-duckdb's
+    own create_table_as does: the query's column names and types are checked against the
+    yml (the model fails on any difference), the table is created from the declared
+    columns and constraints and filled from the query, in the same transaction.
 #}
 
 {% materialization table, adapter="duckdb" %}
