@@ -5,7 +5,6 @@ upgrade. This reads every module of the project and names each private use."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from grouprebate.paths import REPO_ROOT
 
