@@ -43,7 +43,7 @@ def check_attribution(lake: Path, ds: dt.date) -> dict[str, int]:
             left join (select group_id, sum(contribution_fen) as fen
                        from read_parquet('{members}') group by all) m using (group_id)
             where p.pool_fen <> coalesce(m.fen, 0)""",
-        "eligible group that is invalid or too small": f"""
+        "eligible group that is invalid or has no pool": f"""
             select count(*) from read_parquet('{pools}')
             where is_eligible and (not is_valid or pool_fen <= 0)""",
     }
