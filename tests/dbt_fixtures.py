@@ -256,12 +256,13 @@ def draw_digest(seed: str, group_id: str) -> str:
 
 
 def python_draw(seed: str, eligible: list[str], k: int) -> list[str]:
-    """The SPEC §4 draw in plain Python: the k smallest digests."""
+    """The docs/rules.md §4 draw in plain Python: the k smallest digests."""
     return sorted(eligible, key=lambda g: (draw_digest(seed, g), g))[:k]
 
 
 def python_split(red_packet: int, contributions: dict[str, int]) -> dict[str, int]:
-    """The SPEC §4 split in plain Python: floors, then largest remainders, ties by user_id."""
+    """The split (docs/rules.md §4) in plain Python: floors, then largest remainders,
+    ties by user_id."""
     total = sum(contributions.values())
     weights = contributions if total > 0 else {u: 1 for u in contributions}
     total = sum(weights.values())

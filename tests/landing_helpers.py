@@ -1,4 +1,4 @@
-"""Plain-Python readers of a landing zone and the SPEC §4 rules the tests need, so the
+"""Plain-Python readers of a landing zone and the docs/rules.md §4 rules the tests need, so the
 generator's output is judged from its data alone, never from its own bookkeeping."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def dedup(lines: list[Line]) -> Dedup:
 
 
 class Campaign:
-    """The deduplicated campaign with the SPEC §4 rules evaluated over all arrivals
+    """The deduplicated campaign with the docs/rules.md §4 rules evaluated over all arrivals
     (the freeze is the pipeline's business; here we look for situations)."""
 
     def __init__(self, lines: dict[str, list[Line]], config: CampaignConfig) -> None:
@@ -162,7 +162,8 @@ class Campaign:
                                         and profile["naughty_value"] >= c.creator_min_naughty_value)
 
     def members_at(self, group: str, t: dt.datetime) -> set[str]:
-        """Members per SPEC §4: the latest event at or before t (ties by event_id) is a join."""
+        """Members per docs/rules.md §4: the latest event at or before t (ties by event_id)
+        is a join."""
         state: dict[str, str] = {}
         for e in self.membership_events.get(group, []):
             if e["event_time"] > t:
@@ -193,7 +194,7 @@ class Campaign:
 
     def qualifying_shares(self, order: dict, p: dt.datetime,
                           skip: frozenset[int] = frozenset()) -> list[dict]:
-        """Shares that attribute the order per SPEC §4, ignoring the clauses in `skip`."""
+        """Shares that attribute the order per docs/rules.md §4, ignoring the clauses in `skip`."""
         c = self.config
         if 1 not in skip and not c.accumulation_start <= p < c.accumulation_end:
             return []

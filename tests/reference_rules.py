@@ -1,4 +1,4 @@
-"""A slow, literal plain-Python reading of SPEC §4 (attribution, pools, validity).
+"""A slow, literal plain-Python reading of docs/rules.md §4 (attribution, pools, validity).
 
 It shares nothing with the Spark transforms but the contract helpers, so the
 property test that compares the two catches a rule implemented wrongly in

@@ -1,4 +1,4 @@
-"""One test per clause of SPEC §4 attribution, on tiny hand-built campaigns.
+"""One test per clause of docs/rules.md §4 attribution, on tiny hand-built campaigns.
 
 Base story: creator c (F, 700) opens g1 on 10-25 with a, b, d; a shares item i1
 on 11-02; b buys it, first paying 1,000 fen on 11-05. Each test bends one fact.

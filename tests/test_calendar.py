@@ -1,4 +1,4 @@
-"""The calendar of nightly runs comes from the campaign config (SPEC §6)."""
+"""The calendar of nightly runs comes from the campaign config (docs/rules.md §6)."""
 
 import datetime as dt
 import zoneinfo

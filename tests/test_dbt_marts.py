@@ -16,7 +16,7 @@ from tests.dbt_fixtures import DbtHarness, query
 
 PRE_FREEZE, DAY_AFTER_DRAW, WINDOWS_CLOSING = fx.d("11-11"), fx.d("11-13"), fx.d("11-17")
 LAST = fx.LAST_DS
-CONTRACT = {  # SPEC §5: mart -> required columns
+CONTRACT = {  # docs/rules.md §5: mart -> required columns
     "fct_attributed_orders": ["order_id", "group_id", "share_id", "buyer_user_id",
                               "sharer_user_id", "first_paid_at", "contribution_fen"],
     "group_pools": ["group_id", "pool_fen", "member_count_at_draw_open", "is_valid",

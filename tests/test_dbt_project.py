@@ -235,7 +235,8 @@ def test_frozen_models_are_the_same_on_every_date_from_the_freeze_on(
 
 
 def test_member_at_an_instant_is_written_once_in_a_macro():
-    """SPEC's "member at t" lives in macros/is_member_at.sql; models call it, never spell it
+    """The rules' "member at t" (docs/rules.md §4) lives in macros/is_member_at.sql;
+    models call it, never spell it
     (the unit test test_splitters_are_the_members_at_the_trigger_instant pins its meaning)."""
     models = warehouse.DBT_PROJECT_DIR / "models"
     spelled = {p.name for p in models.rglob("*.sql")

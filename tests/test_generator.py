@@ -1,5 +1,5 @@
 """The campaign log generator: reproducible, valid by the contract, within the bad-row
-budget, realistic, and holding every edge case of SPEC §3-§4 — each found in the data."""
+budget, realistic, and holding every edge case of docs/rules.md §3-§4 — each found in the data."""
 
 from __future__ import annotations
 

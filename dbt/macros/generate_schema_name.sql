@@ -1,6 +1,6 @@
 {#
     Schemas are exactly the folder's +schema (staging, intermediate, marts), never
-    "<target schema>_marts": the marts schema name is a contract (SPEC §5).
+    "<target schema>_marts": the marts schema name is a contract (docs/rules.md §5).
     GROUPREBATE_SCHEMA_PREFIX (default empty) prefixes every schema, for sandboxes
     and tests that share one Postgres database; production leaves it unset.
 #}

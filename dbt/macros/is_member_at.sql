@@ -1,5 +1,5 @@
 {#
-    "Member at t" (SPEC): user u is a member of group g at instant t iff the latest
+    "Member at t" (docs/rules.md §4): user u is a member of group g at instant t iff the latest
     membership event of (g, u) with event_time <= t is a join. The attribution job turns
     the events into intervals [joined_at, left_at) (left_at null while still a member),
     so the rule is: t is inside one of the user's intervals. The only place it is written.

@@ -1,6 +1,6 @@
 {#
     Every claims event visible on the run date, matched to a part or rejected with a
-    reason (SPEC §4). A claim is valid when its group won and was triggered, its user is
+    reason (docs/rules.md §4). A claim is valid when its group won and was triggered, its user is
     a splitter with a part > 0, and trigger <= claimed_at <= trigger + claim window.
 
     First-observed, so a payout once exported keeps its date and amount: a valid claim

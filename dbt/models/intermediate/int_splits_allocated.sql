@@ -1,5 +1,5 @@
 {#
-    The split (SPEC §4), in integer fen only. With P the red packet, c_u a splitter's
+    The split (docs/rules.md §4), in integer fen only. With P the red packet, c_u a splitter's
     contribution and C their sum: if C > 0 each gets floor(P * c_u / C); if C = 0 the
     weights are all 1 (an equal split). The P - sum(floor) leftover fen go one each to
     the largest remainders (P * c_u mod C), ties by smallest user_id. Parts always sum

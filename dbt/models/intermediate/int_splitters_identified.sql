@@ -1,5 +1,5 @@
 {#
-    Splitters (SPEC §4): the members of a triggered winning group at the trigger
+    Splitters (docs/rules.md §4): the members of a triggered winning group at the trigger
     instant, by the membership intervals known on the day the trigger was observed,
     so a membership event arriving later never changes a split once made. Each comes
     with their frozen contribution in the group (0 when they bought nothing attributed).

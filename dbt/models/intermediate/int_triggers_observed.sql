@@ -1,5 +1,5 @@
 {#
-    The trigger of each winning group (SPEC §4), first-observed so that a published
+    The trigger of each winning group (docs/rules.md §4), first-observed so that a published
     trigger, and with it the split, never changes when a draws event arrives late.
 
     A draws event qualifies as of day d when it arrived on or before d, drawn_at is in

@@ -1,5 +1,5 @@
 {#
-    The draw (SPEC §4): among the eligible groups of the frozen snapshot, the
+    The draw (docs/rules.md §4): among the eligible groups of the frozen snapshot, the
     draw_winner_count groups with the smallest lowercase-hex SHA-256 of
     '<seed>:<group_id>' win (ties are impossible; group_id breaks them anyway).
     One row per eligible group, so the draw can be audited and re-run.
