@@ -260,20 +260,6 @@ def python_draw(seed: str, eligible: list[str], k: int) -> list[str]:
     return sorted(eligible, key=lambda g: (draw_digest(seed, g), g))[:k]
 
 
-def python_split(red_packet: int, contributions: dict[str, int]) -> dict[str, int]:
-    """The split (docs/rules.md §4) in plain Python: floors, then largest remainders,
-    ties by user_id."""
-    total = sum(contributions.values())
-    weights = contributions if total > 0 else {u: 1 for u in contributions}
-    total = sum(weights.values())
-    parts = {u: red_packet * w // total for u, w in weights.items()}
-    leftover = red_packet - sum(parts.values())
-    order = sorted(weights, key=lambda u: (-(red_packet * weights[u] % total), u))
-    for user in order[:leftover]:
-        parts[user] += 1
-    return parts
-
-
 # ---------------------------------------------------------------- table rows per run date
 
 def _intervals(ds: dt.date) -> list[dict]:

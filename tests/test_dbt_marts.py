@@ -12,6 +12,7 @@ import hashlib
 import pytest
 
 from tests import dbt_fixtures as fx
+from tests import reference_rules
 from tests.dbt_fixtures import DbtHarness, query
 
 PRE_FREEZE, DAY_AFTER_DRAW, WINDOWS_CLOSING = fx.d("11-11"), fx.d("11-13"), fx.d("11-17")
@@ -101,8 +102,8 @@ def test_split_is_largest_remainder_by_hand_and_by_python(dbt):
                                  "split_fen from intermediate.int_splits_allocated")
     for group in {r["group_id"] for r in every_part}:
         members = [r for r in every_part if r["group_id"] == group]
-        reference = fx.python_split(members[0]["red_packet_fen"],
-                                    {r["user_id"]: r["contribution_fen"] for r in members})
+        reference = reference_rules.split(members[0]["red_packet_fen"],
+                                          {r["user_id"]: r["contribution_fen"] for r in members})
         assert {r["user_id"]: r["split_fen"] for r in members} == reference
         assert sum(reference.values()) == members[0]["red_packet_fen"]
 
