@@ -8,7 +8,6 @@ after receive it (grouprebate.calendar).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 from grouprebate.calendar import phase
 from grouprebate.config import CampaignConfig, ConfigError
 from grouprebate.paths import REPO_ROOT
+from grouprebate.publish.draw import seed_digest
 from grouprebate.warehouse import WarehouseError
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
@@ -33,7 +33,7 @@ def build_vars(config: CampaignConfig, ds: dt.date) -> dict[str, Any]:
 
     draw_seed is included only from the freeze date on: before the draw it is secret
     and the draw models yield no winners without it. Its SHA-256 is public from the
-    start (SPEC §4) and is always passed when the seed is known.
+    start (docs/rules.md §4) and is always passed when the seed is known.
     """
     result: dict[str, Any] = {
         "ds": ds.isoformat(),
@@ -48,7 +48,7 @@ def build_vars(config: CampaignConfig, ds: dt.date) -> dict[str, Any]:
         "calendar_end": config.calendar_end.isoformat(),
     }
     if config.draw_seed:
-        result["draw_seed_sha256"] = hashlib.sha256(config.draw_seed.encode()).hexdigest()
+        result["draw_seed_sha256"] = seed_digest(config.draw_seed)
     if phase(config, ds).has_drawn:
         if not config.draw_seed:
             raise ConfigError(
