@@ -7,7 +7,7 @@ from typing import Any
 
 from pyspark.sql import types as T
 
-from grouprebate.contract import SOURCES, TIMESTAMP, parse_timestamp
+from grouprebate.contract import ID, SOURCES, TIMESTAMP, parse_timestamp
 from spark_jobs.contract_columns import record_schema
 from spark_jobs.lake import overwrite_partition
 
@@ -49,6 +49,35 @@ def write_lake(spark, lake: str, **rows: list[dict[str, Any]]) -> None:
         for ds in sorted({r.get("ds", DEFAULT_DS) for r in rows.get(name, [])}):
             part = frame.where(frame.ds == ds).drop("ds")
             overwrite_partition(part, lake, name, ds)
+
+
+def batched(batch: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
+    """Several campaigns as one: every id of campaign n prefixed with "c<n>.".
+
+    The prefix keeps each campaign's id order and ties and no id of one campaign meets
+    another's, so one Spark run computes each campaign as if it ran alone.
+    """
+    merged: dict[str, list[dict]] = {}
+    for n, rows in enumerate(batch):
+        for name, table in rows.items():
+            ids = {f.name for f in SOURCES[name].fields if f.kind == ID}
+            merged.setdefault(name, []).extend(
+                {k: f"c{n}.{v}" if k in ids else v for k, v in r.items()} for r in table)
+    return merged
+
+
+def unbatched(row: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A result row of batched campaigns: its campaign's number, and the row without prefixes.
+
+    A result's id columns are those named *_id; every id of a row must carry the same
+    campaign's prefix, so a row that mixes campaigns fails here instead of passing unseen.
+    """
+    ids = {k: v for k, v in row.items() if k.endswith("_id") and v is not None}
+    numbers = {v.partition(".")[0] for v in ids.values()}
+    assert len(numbers) == 1, row
+    number = numbers.pop()
+    assert number[:1] == "c" and number[1:].isdigit(), row
+    return int(number[1:]), {k: v.partition(".")[2] if k in ids else v for k, v in row.items()}
 
 
 def join(event_id: str, group: str, user: str, at: str, **extra) -> dict:

@@ -12,12 +12,11 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grouprebate.contract import ID, SOURCES
 from spark_jobs.attribute_orders import standings
 from spark_jobs.transforms.membership import membership_intervals
 from spark_jobs.transforms.params import RuleParams
 from tests import reference_rules
-from tests.lake_builders import lake_tables, ts
+from tests.lake_builders import batched, lake_tables, ts
 
 # Few instants, including the window edges and draw_open, so ties and edges are common.
 INSTANTS = ["10-25 10:00", "10-31 23:59", "11-01 00:00", "11-03 12:00", "11-05 10:00",
@@ -79,17 +78,6 @@ def campaigns(draw) -> dict[str, list[dict]]:
                             "refunded_at": draw(instant)})
     return {"users": users, "groups": groups, "memberships": memberships, "shares": shares,
             "orders": orders, "payments": payments, "refunds": refunds}
-
-
-def batched(batch: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
-    """Several campaigns as one: every id of campaign n prefixed with "c<n>."."""
-    merged: dict[str, list[dict]] = {name: [] for name in batch[0]}
-    for n, rows in enumerate(batch):
-        for name, table in rows.items():
-            ids = {f.name for f in SOURCES[name].fields if f.kind == ID}
-            merged[name] += [{k: f"c{n}.{v}" if k in ids else v for k, v in r.items()}
-                             for r in table]
-    return merged
 
 
 def with_instants(rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
