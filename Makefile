@@ -29,9 +29,15 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall -c $(LOCK) pyspark
 	@touch $(STAMP)
 
-# Lint first: a style slip fails in seconds, not after the suite.
-test: lint
+# Lint first: a style slip fails in seconds, not after the suite. The Data Docs test opens
+# the reports in Debian's Chromium, installed here when the machine lacks it (needs root).
+CHROMIUM ?= /usr/bin/chromium
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 run: $(STAMP)
 	@test -d $(WORK)/landing || $(BIN)/grouprebate generate --out $(WORK)/landing \
@@ -57,7 +63,7 @@ airflow: $(STAMP)
 # sqlfluff's dbt templater compiles the project with the lint-only vars of dbt/.sqlfluff, on
 # an in-memory DuckDB; dbt's target/ goes under WORK, never into the repository.
 lint: $(STAMP)
-	$(BIN)/ruff check grouprebate spark_jobs dags tests benchmarks
+	$(BIN)/ruff check grouprebate spark_jobs expectations dags tests benchmarks
 	cd dbt && GROUPREBATE_WAREHOUSE=:memory: DBT_TARGET_PATH=$(abspath $(WORK))/lint/dbt-target \
 	    ../$(BIN)/sqlfluff lint models tests macros
 

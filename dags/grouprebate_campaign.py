@@ -6,20 +6,23 @@ One run per campaign date `ds` (docs/rules.md §6), in order, from the config's
 after the day has ended. Each run:
 
 1. `wait_for_landing` — waits for the day's landing partition (fails clearly on timeout);
-2. `ingest_landing` — Spark: contract checks, dedup, quarantine, the lake partition; it
-   fails the date, before writing the lake partition, when a source's bad-row rate is
-   over `quality.max_bad_row_rate`;
-3. `attribute_orders` — Spark: attribution and pools as of ds; the draw date freezes them;
-4. `check_attribution_quality` — gate: the money identities of the attribution tables;
-5. `build_marts` — dbt build (models and tests) as of ds;
-6. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
+2. `ingest_landing` — Spark: contract checks, dedup, quarantine, the lake partition and
+   the per-source ingest report;
+3. `check_landing` — Great Expectations gate on the day's accepted rows and the bad-row
+   rate per source (`quality.max_bad_row_rate`);
+4. `attribute_orders` — Spark: attribution and pools as of ds; the draw date freezes them;
+5. `check_attribution` — Great Expectations gate: the money identities of the standings;
+6. `build_marts` — dbt build (models and tests) as of ds;
+7. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
    `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date,
    `publish_winner_list` on the publish date, `export_payouts` from the draw onward.
 
 Every task reads and overwrites what belongs to its ds only, so any date can be
 re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
 `GROUPREBATE_CONFIG`; Spark from the Airflow connection `spark_grouprebate`
-(Spark Connect or a master URL). The rules live in `spark_jobs/` and `dbt/`.
+(Spark Connect or a master URL). The rules live in `spark_jobs/` and `dbt/`, the quality
+suites in `expectations/`. A gate fails at once, without retries (the data will not
+change by waiting), and stops everything downstream of it for that date.
 """
 
 from __future__ import annotations
@@ -101,12 +104,27 @@ def grouprebate_campaign():
         paths = RunPaths.from_env()
         return attribute(configure(spark), str(paths.lake), CONFIG, _ds(logical_date))
 
-    @task
-    def check_attribution_quality(logical_date=None) -> None:
+    @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
+    def check_landing(spark=None, logical_date=None) -> str:
+        from expectations.gate import run_gate
+        from expectations.landing import landing_batches
         from grouprebate.paths import RunPaths
-        from grouprebate.quality import check_attribution
+        from spark_jobs.session import configure
 
-        check_attribution(RunPaths.from_env().lake, _ds(logical_date))
+        paths, ds = RunPaths.from_env(), _ds(logical_date)
+        batches = landing_batches(configure(spark), str(paths.lake), CONFIG, ds)
+        return str(run_gate(paths.workdir, "landing", ds, batches))
+
+    @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
+    def check_attribution(spark=None, logical_date=None) -> str:
+        from expectations.attribution import attribution_batches
+        from expectations.gate import run_gate
+        from grouprebate.paths import RunPaths
+        from spark_jobs.session import configure
+
+        paths, ds = RunPaths.from_env(), _ds(logical_date)
+        batches = attribution_batches(configure(spark), str(paths.lake), CONFIG, ds)
+        return str(run_gate(paths.workdir, "attribution", ds, batches))
 
     @task
     def build_marts(logical_date=None) -> None:
@@ -168,8 +186,9 @@ def grouprebate_campaign():
     chain(
         wait_for_landing(),
         ingest_landing(),
+        check_landing(),
         attribute_orders(),
-        check_attribution_quality(),
+        check_attribution(),
         build_marts(),
         steps,
     )

@@ -40,8 +40,8 @@ def test_every_dag_file_imports_without_errors(tmp_path):
 
 
 def test_task_graph_runs_the_stages_in_order(dag):
-    order = ["wait_for_landing", "ingest_landing", "attribute_orders",
-             "check_attribution_quality", "build_marts", "choose_calendar_steps"]
+    order = ["wait_for_landing", "ingest_landing", "check_landing", "attribute_orders",
+             "check_attribution", "build_marts", "choose_calendar_steps"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     assert dag.get_task("choose_calendar_steps").downstream_task_ids == {
@@ -66,7 +66,14 @@ def test_tasks_retry_with_backoff_and_report_failures(dag):
                               else [task.on_failure_callback])
 
 
+def test_quality_gates_fail_at_once_without_retries(dag):
+    for task_id in ("check_landing", "check_attribution"):
+        task = dag.get_task(task_id)
+        assert task.retries == 0
+        assert task.depends_on_past
+
+
 def test_spark_tasks_use_the_spark_connection(dag):
-    for task_id in ("ingest_landing", "attribute_orders"):
+    for task_id in ("ingest_landing", "check_landing", "attribute_orders", "check_attribution"):
         task = dag.get_task(task_id)
         assert task.conn_id == "spark_grouprebate"

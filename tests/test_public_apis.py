@@ -8,8 +8,8 @@ import ast
 
 from grouprebate.paths import REPO_ROOT
 
-OURS = {"grouprebate", "spark_jobs", "tests", "benchmarks"}
-FOLDERS = ("grouprebate", "spark_jobs", "dags", "tests", "benchmarks")
+OURS = {"grouprebate", "spark_jobs", "expectations", "tests", "benchmarks"}
+FOLDERS = ("grouprebate", "spark_jobs", "expectations", "dags", "tests", "benchmarks")
 
 
 def _private(name: str) -> bool:

@@ -15,7 +15,7 @@ def a_date(ds: dt.date, seconds: float, **tasks: tuple[str, float]) -> DateResul
 def test_the_closing_line_names_the_tasks_that_took_time_and_the_rest_as_other():
     result = a_date(dt.date(2018, 10, 21), 7.0, wait_for_landing=("success", 0.03),
                     ingest_landing=("success", 3.2), attribute_orders=("success", 2.1),
-                    check_attribution_quality=("success", 0.05), build_marts=("success", 1.2))
+                    check_attribution=("success", 0.05), build_marts=("success", 1.2))
     assert result.breakdown() == ("success in 7.0s (ingest_landing 3.2s, attribute_orders 2.1s, "
                                   "build_marts 1.2s, other 0.5s)")
 

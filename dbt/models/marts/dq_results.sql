@@ -1,0 +1,31 @@
+{#
+    Every expectation the quality gates ran, per run date and stage (docs/quality.md).
+    A view: a gate that runs after this build (a re-run of the date) shows at once.
+#}
+{{ config(materialized='view') }}
+
+with
+
+results as (
+    select * from {{ ref('stg_lake__dq_results') }}
+),
+
+final as (
+    select
+        {{ campaign_id() }} as campaign_id,
+        run_ds,
+        stage,
+        suite,
+        table_name,
+        expectation,
+        column_name,
+        rule,
+        is_success,
+        observed_value,
+        element_count,
+        unexpected_count,
+        unexpected_sample
+    from results
+)
+
+select * from final

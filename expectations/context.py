@@ -1,0 +1,44 @@
+"""The run's Great Expectations project: a file context under WORKDIR/gx, Data Docs in
+WORKDIR/data-docs.
+
+The context keeps suites, validation definitions, checkpoints and results on disk, so the
+Data Docs of one date list every date run so far. GX's usage statistics stay off: the
+pipeline runs where nothing may call out.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+DOCS_SITE = "grouprebate"
+
+
+def data_docs_dir(workdir: Path) -> Path:
+    return workdir / "data-docs"
+
+
+@functools.cache
+def quality_context(workdir: Path) -> Any:
+    """The file context of this work directory, its Data Docs site at WORKDIR/data-docs
+    (one per process: every gate of a local run shares it)."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(workdir))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(data_docs_dir(workdir).resolve())},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    sites = context.get_config().data_docs_sites or {}
+    if sites.get(DOCS_SITE) != site:
+        for name in list(sites):
+            context.delete_data_docs_site(name)
+        context.add_data_docs_site(site_name=DOCS_SITE, site_config=site)
+    return context

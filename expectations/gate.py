@@ -1,0 +1,179 @@
+"""Run one stage's suites as a gate: validate, record, render, and fail the date on a break.
+
+Every batch is validated through its suite's checkpoint (GX keeps the result for Data Docs);
+each expectation's outcome becomes a row of WORKDIR/lake/dq_results/ds=D/<stage>.parquet,
+which `marts.dq_results` reads; a broken expectation raises `QualityGateFailed` naming
+the suite, the expectation, the table and a sample of the failing values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expectations.context import quality_context
+
+SPARK_SOURCE = "spark"
+SAMPLE_SIZE = 5
+RESULT_COLUMNS = {
+    "run_ds": "date", "stage": "varchar", "suite": "varchar", "table_name": "varchar",
+    "expectation": "varchar", "column_name": "varchar", "rule": "varchar",
+    "success": "boolean", "observed_value": "varchar", "element_count": "bigint",
+    "unexpected_count": "bigint", "unexpected_sample": "varchar",
+}
+
+
+class QualityGateFailed(RuntimeError):
+    """A stage's data breaks an expectation: nothing downstream may read it."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One table to validate: its name for people, its suite, the Spark DataFrame, and the
+    columns that name a failing row in the sample (its key)."""
+
+    table: str
+    suite: Any
+    frame: Any
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateSummary:
+    stage: str
+    expectations: int
+    failed: int
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.expectations} expectations, {self.failed} failed"
+
+
+def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
+    return workdir / "lake" / "dq_results" / f"ds={ds.isoformat()}" / f"{stage}.parquet"
+
+
+# The checkpoints this process has registered, by work directory, suite and keys: a
+# suite that has not changed is not written to the GX project again on the next date.
+_REGISTERED: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
+
+
+def _registered(context: Any, workdir: Path, suite: Any, keys: tuple[str, ...]
+                ) -> tuple[Any, Any]:
+    key = (str(workdir.resolve()), json.dumps(suite.to_json_dict(), sort_keys=True,
+                                              default=str), keys)
+    if key not in _REGISTERED:
+        _REGISTERED[key] = _checkpoints(context, suite, keys)
+    return _REGISTERED[key]
+
+
+def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...]) -> tuple[Any, Any]:
+    """The suite's two checkpoints over a whole Spark DataFrame, created on first use.
+
+    The first asks for success and counts, which GX computes in few aggregate queries;
+    the second, run only when the first fails, adds a sample of the failing rows (named
+    by `keys`), which costs several more queries per expectation.
+    """
+    import great_expectations as gx
+
+    try:
+        source = context.data_sources.get(SPARK_SOURCE)
+    except KeyError:
+        source = context.data_sources.add_spark(SPARK_SOURCE)
+    try:
+        asset = source.get_asset(suite.name)
+    except LookupError:
+        asset = source.add_dataframe_asset(suite.name)
+    if asset.batch_definitions:
+        batch_definition = asset.batch_definitions[0]
+    else:
+        batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(suite)
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite))
+    details = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    if keys:
+        details["unexpected_index_column_names"] = list(keys)
+    return tuple(
+        context.checkpoints.add_or_update(gx.Checkpoint(
+            name=name, validation_definitions=[validation], result_format=result_format))
+        for name, result_format in ((suite.name, {"result_format": "BASIC",
+                                                  "partial_unexpected_count": 0}),
+                                    (f"{suite.name}.details", details)))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def _rows(stage: str, ds: dt.date, batch: Batch, validation: Any) -> list[dict]:
+    rows = []
+    for outcome in validation.results:
+        config = outcome.expectation_config
+        result = outcome.result or {}
+        rows.append({
+            "run_ds": ds, "stage": stage, "suite": batch.suite.name, "table_name": batch.table,
+            "expectation": config.type, "column_name": config.kwargs.get("column"),
+            "rule": (config.meta or {}).get("rule"), "success": bool(outcome.success),
+            "observed_value": _text(result.get("observed_value")),
+            "element_count": result.get("element_count"),
+            "unexpected_count": result.get("unexpected_count"),
+            "unexpected_sample": _text(result.get("partial_unexpected_index_list")
+                                       or result.get("partial_unexpected_list")),
+        })
+    return rows
+
+
+def write_results(workdir: Path, stage: str, ds: dt.date, rows: list[dict]) -> Path:
+    """Overwrite this stage's results of ds (a re-run replaces them) as one Parquet file."""
+    import duckdb
+
+    path = results_path(workdir, stage, ds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS.items())
+    con.execute(f"create table results ({columns})")
+    if rows:
+        con.executemany(f"insert into results values ({', '.join('?' * len(RESULT_COLUMNS))})",
+                        [[row[name] for name in RESULT_COLUMNS] for row in rows])
+    partial = path.with_suffix(".parquet.tmp")
+    con.execute(f"copy results to '{partial}' (format parquet)")
+    con.close()
+    partial.replace(path)
+    return path
+
+
+def _failure(row: dict) -> str:
+    where = f" column {row['column_name']}" if row["column_name"] else ""
+    return (f"suite {row['suite']}: {row['expectation']}{where} failed on {row['table_name']}"
+            f" ({row['rule']}); unexpected {row['unexpected_count']} of "
+            f"{row['element_count']}, observed {row['observed_value']}, "
+            f"sample {row['unexpected_sample']}")
+
+
+def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> GateSummary:
+    """Validate every batch, record the results and rebuild Data Docs; raise on a break."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = quality_context(workdir)
+    run_id = RunIdentifier(run_name=f"{ds.isoformat()} {stage}")
+    rows: list[dict] = []
+    stored = []
+    for batch in batches:
+        quick, detailed = _registered(context, workdir, batch.suite, batch.keys)
+        result = quick.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id)
+        if not result.success:
+            result = detailed.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id)
+        stored += list(result.run_results)
+        for validation in result.run_results.values():
+            rows += _rows(stage, ds, batch, validation)
+    write_results(workdir, stage, ds, rows)
+    context.build_data_docs(resource_identifiers=stored)
+    failed = [row for row in rows if not row["success"]]
+    if failed:
+        raise QualityGateFailed(
+            f"{stage} gate, ds={ds}: {len(failed)} of {len(rows)} expectations failed — "
+            + "; ".join(_failure(row) for row in failed))
+    return GateSummary(stage, len(rows), len(failed))

@@ -1,0 +1,114 @@
+"""The landing → lake suite: what the day's accepted rows of each source must satisfy.
+
+Built from the one input contract (grouprebate.contract): the columns and their types
+as written to the partition, enums, minimums, the dedup key unique within the day, event
+times inside the campaign calendar and not after the arrival day's end plus the clock
+skew. The bad-row rate per source is checked on the ingest report against
+quality.max_bad_row_rate. A suite depends on the config only, not on the date: the
+arrival day's deadline comes with the batch, as a column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from grouprebate.config import CampaignConfig
+from grouprebate.contract import SOURCES, Source, ds_deadline
+
+CONTRACT = "docs/rules.md §3 input contract"
+GATE = "docs/rules.md §3 bad-row gate: quality.max_bad_row_rate"
+DEADLINE = "arrival_deadline"
+# Profiles are state, not campaign events: a user's valid_from may predate the calendar.
+STATE_SOURCES = frozenset({"users"})
+
+
+def calendar_opens(config: CampaignConfig) -> dt.datetime:
+    return dt.datetime.combine(config.calendar_start, dt.time(), tzinfo=config.tz)
+
+
+def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
+    """The suite of one source's accepted rows of a day (its frame from `with_deadline`),
+    whose lake schema (spark_jobs.ingest_landing.lake_schema) gives columns and types."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    def meta(clause: str) -> dict:
+        return {"rule": f"{CONTRACT}: {clause}"}
+
+    expectations = [gxe.ExpectTableColumnsToMatchOrderedList(
+        column_list=[*schema.fieldNames(), DEADLINE], meta=meta(f"the fields of {source.name}"))]
+    for field in source.fields:
+        expectations.append(gxe.ExpectColumnValuesToBeOfType(
+            column=field.name, type_=type(schema[field.name].dataType).__name__,
+            meta=meta(f"{field.name} is {field.kind}")))
+        if field.choices:
+            expectations.append(gxe.ExpectColumnValuesToBeInSet(
+                column=field.name, value_set=list(field.choices),
+                meta=meta(f"{field.name} one of {', '.join(field.choices)}")))
+        if field.minimum is not None:
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(
+                column=field.name, min_value=field.minimum,
+                meta=meta(f"{field.name} >= {field.minimum}")))
+    if len(source.key) == 1:
+        expectations.append(gxe.ExpectColumnValuesToBeUnique(
+            column=source.key[0], meta=meta(f"{source.key[0]} unique after dedup")))
+    else:
+        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=list(source.key), meta=meta(f"{'+'.join(source.key)} unique after dedup")))
+    if source.name not in STATE_SOURCES:
+        expectations.append(gxe.ExpectColumnValuesToBeBetween(
+            column=source.event_time, min_value=calendar_opens(config),
+            meta=meta(f"{source.event_time} inside the campaign calendar")))
+    expectations.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=DEADLINE, column_B=source.event_time, or_equal=True,
+        meta=meta(f"{source.event_time} not after the end of its arrival day plus 1 hour")))
+    return gx.ExpectationSuite(name=f"landing.{source.name}", expectations=expectations)
+
+
+def with_deadline(frame: Any, config: CampaignConfig, ds: dt.date) -> Any:
+    """A day's rows with the latest event time their arrival day accepts."""
+    from pyspark.sql import functions as F
+
+    return frame.withColumn(DEADLINE, F.lit(ds_deadline(ds, config.tz)))
+
+
+def report_suite(config: CampaignConfig) -> Any:
+    """The bad-row gate: each source's bad rows / rows of the day within the threshold."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    return gx.ExpectationSuite(name="landing.ingest_report", expectations=[
+        gxe.ExpectColumnValuesToBeBetween(column="bad_rate", min_value=0,
+                                          max_value=config.max_bad_row_rate,
+                                          meta={"rule": GATE}),
+    ])
+
+
+def written_partition(spark: Any, lake: str, table: str, schema: Any, ds: dt.date) -> Any:
+    """One partition as its files were written (their own column types), so the suite
+    checks the types; a partition without rows has no files and reads with `schema`."""
+    from spark_jobs.lake import partition_path
+
+    path = partition_path(lake, table, ds)
+    if not any(Path(path).glob("*.parquet")):
+        return spark.createDataFrame([], schema)
+    return spark.read.parquet(path)
+
+
+def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
+    """The day's lake partition of every source, and its ingest report, as gate batches."""
+    from expectations.gate import Batch
+    from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
+
+    batches = [Batch(f"lake.ingest_report ds={ds}", report_suite(config),
+                     written_partition(spark, lake, "ingest_report", REPORT_SCHEMA, ds),
+                     ("source",))]
+    for name, source in SOURCES.items():
+        schema = lake_schema(source)
+        frame = with_deadline(written_partition(spark, lake, name, schema, ds), config, ds)
+        batches.append(Batch(f"lake.{name} ds={ds}",
+                             source_suite(source, schema, config), frame,
+                             (*source.key, "file", "line")))
+    return batches

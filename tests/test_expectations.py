@@ -1,0 +1,160 @@
+"""The Great Expectations gates: a good batch passes each suite, and a crafted bad batch
+fails exactly the expectations it breaks, named in the gate's message and its results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+from pyspark.sql import types as T
+
+from expectations.attribution import check_frames, members_suite, orders_suite, pools_suite
+from expectations.gate import Batch, QualityGateFailed, results_path, run_gate
+from expectations.landing import report_suite, source_suite, with_deadline
+from grouprebate.contract import SOURCES
+from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
+
+DS = dt.date(2018, 11, 5)
+IN_DAY = dt.datetime(2018, 11, 5, 2, 0, tzinfo=dt.UTC)
+
+
+def landing_frame(spark, config, source: str, rows: list[tuple],
+                  schema: T.StructType | None = None):
+    """A day's rows as the gate reads them: written types, nulls allowed, the deadline."""
+    schema = schema or lake_schema(SOURCES[source])
+    nullable = T.StructType([T.StructField(f.name, f.dataType, True) for f in schema.fields])
+    return with_deadline(spark.createDataFrame(rows, nullable), config, DS)
+
+
+def order(order_id: str, total: int = 1000, at: dt.datetime = IN_DAY, line: int = 1) -> tuple:
+    return (order_id, "b", "i1", "s", total, at, "8.10.0", f"hash-{order_id}", "a.jsonl", line)
+
+
+def membership(event_id: str, action: str = "join") -> tuple:
+    return (event_id, "g1", "u1", action, IN_DAY, f"hash-{event_id}", "a.jsonl", 1)
+
+
+def report(source: str, rows: int, bad: int, limit: float) -> tuple:
+    return (source, rows, rows - bad, 0, bad, bad / rows, limit, bad / rows <= limit)
+
+
+def suite(source: str, config):
+    return source_suite(SOURCES[source], lake_schema(SOURCES[source]), config)
+
+
+def landing_batches(spark, config, orders, memberships, reports, orders_schema=None):
+    return [
+        Batch("lake.orders", suite("orders", config),
+              landing_frame(spark, config, "orders", orders, orders_schema), ("order_id", "line")),
+        Batch("lake.memberships", suite("memberships", config),
+              landing_frame(spark, config, "memberships", memberships), ("event_id",)),
+        Batch("lake.ingest_report", report_suite(config),
+              spark.createDataFrame(reports, REPORT_SCHEMA), ("source",)),
+    ]
+
+
+def failures(workdir, stage: str) -> set[tuple[str, str, str | None]]:
+    path = results_path(workdir, stage, DS)
+    return set(duckdb.sql(f"select suite, expectation, column_name from '{path}' "
+                          "where not success").fetchall())
+
+
+def test_the_landing_suites_pass_a_good_day(spark, config, tmp_path):
+    batches = landing_batches(spark, config, [order("o1"), order("o2", line=2)],
+                              [membership("e1"), membership("e2", "leave")],
+                              [report("orders", 100, 1, config.max_bad_row_rate)])
+    summary = run_gate(tmp_path, "landing", DS, batches)
+    assert summary.failed == 0 and summary.expectations > 15
+    assert failures(tmp_path, "landing") == set()
+    assert (tmp_path / "data-docs" / "index.html").is_file()
+
+
+def test_each_landing_expectation_fails_on_the_row_that_breaks_it(spark, config, tmp_path):
+    late = dt.datetime(2018, 11, 5, 17, 0, 1, tzinfo=dt.UTC)   # 11-06 01:00:01 Beijing
+    early = dt.datetime(2018, 10, 19, 15, 59, tzinfo=dt.UTC)  # before the calendar opens
+    orders = [order("o1"), order("o1", line=2),                # the key twice
+              order("o2", total=0), order("o3", at=late), order("o4", at=early)]
+    bad_rate = config.max_bad_row_rate * 2
+    reports = [report("orders", 100, 1, config.max_bad_row_rate),
+               report("payments", 1000, int(1000 * bad_rate), config.max_bad_row_rate)]
+    with pytest.raises(QualityGateFailed) as failed:
+        run_gate(tmp_path, "landing", DS, landing_batches(
+            spark, config, orders, [membership("e1", "kick")], reports))
+    assert failures(tmp_path, "landing") == {
+        ("landing.orders", "expect_column_values_to_be_unique", "order_id"),
+        ("landing.orders", "expect_column_values_to_be_between", "total_fen"),
+        ("landing.orders", "expect_column_values_to_be_between", "created_at"),
+        ("landing.orders", "expect_column_pair_values_a_to_be_greater_than_b", None),
+        ("landing.memberships", "expect_column_values_to_be_in_set", "action"),
+        ("landing.ingest_report", "expect_column_values_to_be_between", "bad_rate"),
+    }
+    message = str(failed.value)
+    assert "suite landing.ingest_report" in message and '"source": "payments"' in message
+    assert "expect_column_values_to_be_unique column order_id failed on lake.orders" in message
+
+
+def test_a_mistyped_or_missing_column_fails_the_shape_expectations(spark, config, tmp_path):
+    fields = lake_schema(SOURCES["orders"]).fields
+    schema = T.StructType([T.StructField(f.name, T.StringType()) if f.name == "total_fen" else f
+                           for f in fields])
+    row = list(order("o1"))
+    row[4] = "1000"
+    with pytest.raises(QualityGateFailed, match="expect_column_values_to_be_of_type"):
+        run_gate(tmp_path, "landing", DS, landing_batches(
+            spark, config, [tuple(row)], [membership("e1")], [], schema)[:1])
+    assert ("landing.orders", "expect_column_values_to_be_of_type", "total_fen") in failures(
+        tmp_path, "landing")
+
+
+def attribution_batches(spark, config, orders, members, pools):
+    frames = check_frames(
+        spark.createDataFrame(orders, "order_id string, group_id string, share_id string, "
+                              "buyer_user_id string, sharer_user_id string, paid_fen long, "
+                              "contribution_fen long"),
+        spark.createDataFrame(members, "group_id string, user_id string, contribution_fen long"),
+        spark.createDataFrame(pools, "group_id string, pool_fen long, is_valid boolean, "
+                              "is_eligible boolean, member_count_at_draw_open int"))
+    return [Batch("attributed_orders", orders_suite(), frames["attributed_orders"], ("order_id",)),
+            Batch("member_contributions", members_suite(), frames["member_contributions"],
+                  ("group_id", "user_id")),
+            Batch("group_pools", pools_suite(config), frames["group_pools"], ("group_id",))]
+
+
+def test_the_attribution_suite_passes_consistent_standings(spark, config, tmp_path):
+    batches = attribution_batches(
+        spark, config,
+        [("o1", "g1", "s1", "b", "a", 1000, 700), ("o2", "g1", "s1", "d", "a", 300, 300)],
+        [("g1", "b", 700), ("g1", "d", 300)],
+        [("g1", 1000, True, True, 4), ("g2", 0, False, False, 20)])
+    assert run_gate(tmp_path, "attribution", DS, batches).failed == 0
+
+
+def test_each_attribution_identity_fails_on_the_row_that_breaks_it(spark, config, tmp_path):
+    orders = [("o1", "g1", "s1", "b", "a", 1000, 700),
+              ("o1", "g2", "s2", "b", "a", 1000, 0),      # attributed twice
+              ("o2", "g1", "s1", "a", "a", 100, 100),     # the sharer bought
+              ("o3", "g3", "s3", "b", "a", 100, -1),      # negative
+              ("o4", "g4", "s4", "b", "a", 100, 101)]     # above what was paid
+    members = [("g1", "b", 700), ("g1", "a", 100), ("g2", "b", 0),
+               ("g3", "b", -1), ("g4", "b", 100)]         # g4: 100 but the order says 101
+    pools = [("g1", 800, True, True, 4), ("g2", 5, True, False, 4),      # pool != members
+             ("g3", -1, False, True, 4),                                  # eligible, invalid
+             ("g4", 100, True, True, config.group_max_members + 1)]      # too many members
+    with pytest.raises(QualityGateFailed) as failed:
+        run_gate(tmp_path, "attribution", DS,
+                 attribution_batches(spark, config, orders, members, pools))
+    assert failures(tmp_path, "attribution") == {
+        ("attribution.attributed_orders", "expect_column_values_to_be_unique", "order_id"),
+        ("attribution.attributed_orders", "expect_column_values_to_be_in_set", "sharer_is_buyer"),
+        ("attribution.attributed_orders", "expect_column_values_to_be_between",
+         "contribution_fen"),
+        ("attribution.attributed_orders", "expect_column_pair_values_a_to_be_greater_than_b",
+         None),
+        ("attribution.member_contributions", "expect_column_pair_values_to_be_equal", None),
+        ("attribution.group_pools", "expect_column_pair_values_to_be_equal", None),
+        ("attribution.group_pools", "expect_column_values_to_be_in_set", "eligible_but_invalid"),
+        ("attribution.group_pools", "expect_column_values_to_be_between",
+         "members_if_eligible"),
+    }
+    assert '"group_id": "g3"' in str(failed.value)
