@@ -76,6 +76,10 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "ingest_report": [("source", STR), ("rows", I64), ("ingested", I64),
                       ("duplicates", I64), ("bad", I64), ("bad_rate", F64),
                       ("max_bad_row_rate", F64), ("passed", BOOL)],
+    "dq_results": [("run_ds", DATE), ("stage", STR), ("suite", STR), ("table_name", STR),
+                   ("expectation", STR), ("column_name", STR), ("rule", STR),
+                   ("success", BOOL), ("observed_value", STR), ("element_count", I64),
+                   ("unexpected_count", I64), ("unexpected_sample", STR)],
     "attribution/membership_intervals": [("group_id", STR), ("user_id", STR),
                                          ("joined_at", TS), ("left_at", TS)],
     "attribution/orphans": [("source", STR), ("row_key", STR), ("parent_source", STR),
@@ -97,7 +101,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("pool_fen", I64), ("attributed_orders", I64), ("is_valid", BOOL),
         ("invalid_reason", STR), ("is_eligible", BOOL)],
 }
-LAKE_ONLY = ("shares", "draws", "claims", "quarantine", "ingest_report")
+LAKE_ONLY = ("shares", "draws", "claims", "quarantine", "ingest_report", "dq_results")
 EVERY_RUN = ("attribution/membership_intervals", "attribution/orphans",
              "attribution/late_arrivals")
 FROZEN = ("attribution/attributed_orders", "attribution/member_contributions",
@@ -367,6 +371,13 @@ def tables_for(ds: dt.date, config: CampaignConfig) -> dict[str, list[dict]]:
              "bad_rate": bad / rows, "max_bad_row_rate": config.max_bad_row_rate,
              "passed": bad / rows <= config.max_bad_row_rate}
             for r_ds, s, rows, ok, dup, bad in INGEST_REPORT if r_ds == ds
+        ],
+        "dq_results": [
+            {"run_ds": ds, "stage": "landing", "suite": "landing.ingest_report",
+             "table_name": f"lake.ingest_report ds={ds}",
+             "expectation": "expect_column_values_to_be_between", "column_name": "bad_rate",
+             "rule": "docs/rules.md §3 bad-row gate", "success": True, "observed_value": None,
+             "element_count": None, "unexpected_count": 0, "unexpected_sample": None}
         ],
         "attribution/membership_intervals": _intervals(ds),
         "attribution/orphans": [

@@ -19,36 +19,37 @@ latest as (
     from orphans
 ),
 
-orphan_counts as (
+exception_rows as (
     select
-        orphans.as_of_ds,
+        as_of_ds,
         'orphan' as exception_kind,
-        orphans.landing_source,
-        orphans.arrival_ds,
-        count(*) as row_count
+        landing_source,
+        arrival_ds
     from orphans
-    inner join latest
-        on orphans.as_of_ds = latest.as_of_ds
-    group by orphans.as_of_ds, orphans.landing_source, orphans.arrival_ds
-),
-
-late_counts as (
+    union all
     select
-        late_arrivals.as_of_ds,
+        as_of_ds,
         'late arrival' as exception_kind,
-        late_arrivals.landing_source,
-        late_arrivals.arrival_ds,
-        count(*) as row_count
+        landing_source,
+        arrival_ds
     from late_arrivals
-    inner join latest
-        on late_arrivals.as_of_ds = latest.as_of_ds
-    group by late_arrivals.as_of_ds, late_arrivals.landing_source, late_arrivals.arrival_ds
 ),
 
 exceptions as (
-    select * from orphan_counts
-    union all
-    select * from late_counts
+    select
+        exception_rows.as_of_ds,
+        exception_rows.exception_kind,
+        exception_rows.landing_source,
+        exception_rows.arrival_ds,
+        count(*) as row_count
+    from exception_rows
+    inner join latest
+        on exception_rows.as_of_ds = latest.as_of_ds
+    group by
+        exception_rows.as_of_ds,
+        exception_rows.exception_kind,
+        exception_rows.landing_source,
+        exception_rows.arrival_ds
 ),
 
 final as (

@@ -1,8 +1,7 @@
 {#
-    Every expectation the quality gates ran, per run date and stage (docs/quality.md).
-    A view: a gate that runs after this build (a re-run of the date) shows at once.
+    Every expectation the quality gates ran up to the run date, per run date and stage
+    (docs/quality.md). The landing and attribution gates of a date run before its build.
 #}
-{{ config(materialized='view') }}
 
 with
 
