@@ -158,3 +158,17 @@ def test_each_attribution_identity_fails_on_the_row_that_breaks_it(spark, config
          "members_if_eligible"),
     }
     assert '"group_id": "g3"' in str(failed.value)
+
+
+def test_the_landing_gate_checks_each_partition_with_rows_as_written(spark, config, tmp_path):
+    from expectations.landing import landing_batches as lake_batches
+    from spark_jobs.lake import overwrite_partition
+
+    orders = spark.createDataFrame([order("o1")], lake_schema(SOURCES["orders"]))
+    overwrite_partition(orders, tmp_path, "orders", DS)
+    overwrite_partition(spark.createDataFrame([], lake_schema(SOURCES["draws"])), tmp_path,
+                        "draws", DS)
+    batches = lake_batches(spark, str(tmp_path), config, DS)
+    assert [b.table for b in batches] == [f"lake.orders ds={DS}"]
+    assert batches[0].frame.schema["total_fen"].dataType == T.LongType()
+    assert batches[0].frame.columns[-1] == "arrival_deadline"
