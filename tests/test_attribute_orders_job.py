@@ -1,12 +1,20 @@
-"""The attribution job over a lake: standings by day, the freeze, late data and orphans."""
+"""The attribution job over a lake: standings by day, the freeze, late data and orphans.
+
+The base lake is written once for the module, and the freeze run over it (with rows that
+arrive the day after the freeze) is made once; each test runs the job on its own copy
+(copy_lake), so none sees another's outputs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import pytest
 
 from spark_jobs.attribute_orders import FrozenSnapshotConflict, attribute
+from tests.job_fixtures import copy_lake, session_settings_kept
 from tests.lake_builders import (
     group,
     join,
@@ -20,6 +28,7 @@ from tests.lake_builders import (
 
 D = dt.date
 FREEZE = D(2018, 11, 12)
+LATE = D(2018, 11, 13)
 
 
 def base(**extra_rows) -> dict[str, list[dict]]:
@@ -46,57 +55,70 @@ def pool(spark, lake, ds: dt.date) -> int:
     return {r["group_id"]: r["pool_fen"] for r in table(spark, lake, "group_pools", ds)}["g1"]
 
 
-def test_standings_grow_by_day_until_the_freeze(spark, tmp_path, config):
-    lake = str(tmp_path)
-    write_lake(spark, lake, **base())
+@pytest.fixture(scope="module")
+def base_lake(spark, tmp_path_factory) -> Path:
+    """base() written once; tests copy it before running the job."""
+    lake = tmp_path_factory.mktemp("base") / "lake"
+    write_lake(spark, str(lake), **base())
+    return lake
+
+
+@pytest.fixture(scope="module")
+def frozen_lake(spark, tmp_path_factory, config, base_lake) -> tuple[Path, str]:
+    """base() with a refund and a payment arriving the day after the freeze, and the
+    freeze run over it made once: (the lake, the phase the freeze run returned)."""
+    lake = copy_lake(base_lake, tmp_path_factory.mktemp("frozen") / "lake")
+    write_lake(spark, lake,
+               refunds=[refund("r1", "o1", 400, "11-10 10:00", ds=LATE)],
+               payments=[payment("p2", "o1", 50, "11-11 10:00", ds=LATE)])
+    return Path(lake), attribute(spark, lake, config, FREEZE)
+
+
+def test_standings_grow_by_day_until_the_freeze(spark, tmp_path, config, base_lake):
+    lake = copy_lake(base_lake, tmp_path / "lake")
     assert attribute(spark, lake, config, D(2018, 11, 4)) == "standings"
     assert attribute(spark, lake, config, D(2018, 11, 5)) == "standings"
     assert pool(spark, lake, D(2018, 11, 4)) == 0
     assert pool(spark, lake, D(2018, 11, 5)) == 1000
 
 
-def test_data_arriving_after_the_freeze_is_listed_not_applied(spark, tmp_path, config):
-    lake = str(tmp_path)
-    late = D(2018, 11, 13)
-    write_lake(spark, lake, **base(
-        refunds=[refund("r1", "o1", 400, "11-10 10:00", ds=late)],
-        payments=[payment("p2", "o1", 50, "11-11 10:00", ds=late)],
-    ))
-    assert attribute(spark, lake, config, FREEZE) == "freeze"
-    assert attribute(spark, lake, config, late) == "frozen"
+def test_data_arriving_after_the_freeze_is_listed_not_applied(spark, tmp_path, config,
+                                                              frozen_lake):
+    frozen, freeze_phase = frozen_lake
+    lake = copy_lake(frozen, tmp_path / "lake")
+    assert freeze_phase == "freeze"
+    assert attribute(spark, lake, config, LATE) == "frozen"
     assert pool(spark, lake, FREEZE) == 1000
-    assert not (tmp_path / "attribution/group_pools" / f"ds={late}").exists()
-    listed = {(r["source"], r["row_key"]) for r in table(spark, lake, "late_arrivals", late)}
+    assert not (tmp_path / "lake/attribution/group_pools" / f"ds={LATE}").exists()
+    listed = {(r["source"], r["row_key"]) for r in table(spark, lake, "late_arrivals", LATE)}
     assert listed == {("refunds", "r1"), ("payments", "p2")}
     assert table(spark, lake, "late_arrivals", FREEZE) == []
 
 
-def test_rerunning_the_freeze_date_is_identical_and_allowed(spark, tmp_path, config):
-    lake = str(tmp_path)
-    write_lake(spark, lake, **base())
-    attribute(spark, lake, config, FREEZE)
+def test_rerunning_the_freeze_date_is_identical_and_allowed(spark, tmp_path, config,
+                                                            frozen_lake):
+    lake = copy_lake(frozen_lake[0], tmp_path / "lake")
     first = sorted(map(str, table(spark, lake, "group_pools", FREEZE)))
-    write_lake(spark, lake, refunds=[refund("r1", "o1", 400, "11-10 10:00", ds=D(2018, 11, 14))])
+    write_lake(spark, lake, refunds=[refund("r2", "o1", 400, "11-10 10:00", ds=D(2018, 11, 14))])
     assert attribute(spark, lake, config, FREEZE) == "freeze"
     assert sorted(map(str, table(spark, lake, "group_pools", FREEZE))) == first
 
 
-def test_a_freeze_rerun_with_different_results_refuses_to_overwrite(spark, tmp_path, config):
-    lake = str(tmp_path)
-    write_lake(spark, lake, **base())
-    attribute(spark, lake, config, FREEZE)
+def test_a_freeze_rerun_with_different_results_refuses_to_overwrite(spark, tmp_path, config,
+                                                                     frozen_lake):
+    lake = copy_lake(frozen_lake[0], tmp_path / "lake")
     # Someone re-ingested an old day with a new refund: the published pools must not move.
-    write_lake(spark, lake, refunds=[refund("r1", "o1", 400, "11-10 10:00", ds=D(2018, 11, 10))])
+    write_lake(spark, lake, refunds=[refund("r2", "o1", 400, "11-10 10:00", ds=D(2018, 11, 10))])
     with pytest.raises(FrozenSnapshotConflict, match="published pools never change"):
         attribute(spark, lake, config, FREEZE)
     assert pool(spark, lake, FREEZE) == 1000
 
 
-def test_an_orphan_payment_waits_for_its_order(spark, tmp_path, config):
-    lake = str(tmp_path)
-    rows = base()
-    rows["orders"] = [order("o1", "b", "i1", ds=D(2018, 11, 7))]  # arrives two days late
-    write_lake(spark, lake, **rows)
+def test_an_orphan_payment_waits_for_its_order(spark, tmp_path, config, base_lake):
+    lake = copy_lake(base_lake, tmp_path / "lake")
+    # The order arrives two days late: its base() partition is replaced by one on 11-07.
+    shutil.rmtree(tmp_path / "lake/orders" / f"ds={D(2018, 11, 5)}")
+    write_lake(spark, lake, orders=[order("o1", "b", "i1", ds=D(2018, 11, 7))])
     attribute(spark, lake, config, D(2018, 11, 6))
     orphans = table(spark, lake, "orphans", D(2018, 11, 6))
     assert [(o["source"], o["row_key"], o["parent_id"]) for o in orphans] == [
@@ -108,11 +130,12 @@ def test_an_orphan_payment_waits_for_its_order(spark, tmp_path, config):
     assert pool(spark, lake, D(2018, 11, 7)) == 1000
 
 
-def test_job_command_line_names_the_phase(spark, tmp_path, capsys):
+def test_job_command_line_names_the_phase(spark, tmp_path, capsys, base_lake):
     from spark_jobs.attribute_orders import main
     from tests.conftest import CONFIG_PATH
 
-    write_lake(spark, str(tmp_path), **base())
-    args = ["--lake", str(tmp_path), "--config", str(CONFIG_PATH), "--ds", "2018-11-05"]
-    assert main(args) == 0
+    lake = copy_lake(base_lake, tmp_path / "lake")
+    args = ["--lake", lake, "--config", str(CONFIG_PATH), "--ds", "2018-11-05"]
+    with session_settings_kept(spark):
+        assert main(args) == 0
     assert capsys.readouterr().out.strip() == "attribute_orders ds=2018-11-05: standings"

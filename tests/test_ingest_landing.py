@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from grouprebate import contract
 from spark_jobs import ingest_landing
 from spark_jobs.ingest_landing import ingest
+from tests.job_fixtures import session_settings_kept
 
 DS = dt.date(2018, 11, 5)
 NEXT = dt.date(2018, 11, 6)
@@ -102,28 +104,36 @@ def test_spark_and_python_contract_checks_agree_line_by_line(spark, tmp_path, re
     assert set(python_reasons) == {2, 3, 5}
 
 
-def test_exact_duplicate_is_dropped_and_conflict_is_quarantined(spark, tmp_path, config):
+@pytest.fixture(scope="module")
+def first_day(spark, tmp_path_factory, config) -> tuple[Path, list]:
+    """The orders of DS (o1, 200 fillers, o1 again at the same instant written with another
+    offset, then o1 with another total) ingested once: (the root of its landing and lake,
+    the counts). Tests only read it, or run later days on a copy."""
+    root = tmp_path_factory.mktemp("first_day")
     first = order("o1", total=1000)
     fillers = [order(f"f{i}") for i in range(200)]
     same_instant_other_offset = {**first, "created_at": "2018-11-05T02:00:00Z"}
-    write(tmp_path / "landing", "orders", DS, [first, *fillers, same_instant_other_offset,
-                                              {**first, "total_fen": 999}])
-    counts = ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), config, DS)
-    lake = rows(spark, tmp_path / "lake/orders" / f"ds={DS}")
+    write(root / "landing", "orders", DS, [first, *fillers, same_instant_other_offset,
+                                          {**first, "total_fen": 999}])
+    return root, ingest(spark, str(root / "landing"), str(root / "lake"), config, DS)
+
+
+def test_exact_duplicate_is_dropped_and_conflict_is_quarantined(spark, first_day):
+    root, counts = first_day
+    lake = rows(spark, root / "lake/orders" / f"ds={DS}")
     assert [r["total_fen"] for r in lake if r["order_id"] == "o1"] == [1000]
-    quarantined = rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}")
+    quarantined = rows(spark, root / "lake/quarantine" / f"ds={DS}")
     assert [(q["line"], q["reason"]) for q in quarantined] == [
         (203, contract.reason_conflict(("order_id",)))
     ]
     assert (counts[0].duplicates, counts[0].bad, counts[0].ingested) == (1, 1, 201)
 
 
-def test_first_arrival_wins_across_days(spark, tmp_path, config):
-    landing, lake = tmp_path / "landing", tmp_path / "lake"
-    write(landing, "orders", DS, [order("o1", total=1000), *[order(f"f{i}") for i in range(200)]])
+def test_first_arrival_wins_across_days(spark, tmp_path, config, first_day):
+    shutil.copytree(first_day[0], tmp_path / "run")
+    landing, lake = tmp_path / "run/landing", tmp_path / "run/lake"
     write(landing, "orders", NEXT, [order("o1", total=1000), order("o1", total=5),
                                     *[order(f"g{i}") for i in range(200)]])
-    ingest(spark, str(landing), str(lake), config, DS)
     counts = ingest(spark, str(landing), str(lake), config, NEXT)
     assert (counts[0].duplicates, counts[0].bad, counts[0].ingested) == (1, 1, 200)
     assert not [r for r in rows(spark, lake / "orders" / f"ds={NEXT}") if r["order_id"] == "o1"]
@@ -239,12 +249,13 @@ def test_job_command_line_reports_counts_and_a_bad_config_in_one_line(spark, tmp
     write(landing, "orders", DS, [order(f"o{i}") for i in range(5)])
     args = ["--landing", str(landing), "--lake", str(lake), "--config", str(CONFIG_PATH),
             "--ds", str(DS)]
-    assert main(args) == 0
-    assert "orders       rows=5 ingested=5" in capsys.readouterr().out
-    write(landing, "orders", NEXT, ["junk"])
-    assert main([*args[:-1], str(NEXT)]) == 0
-    out = capsys.readouterr().out
-    assert "orders       rows=1 ingested=0 duplicates=0 bad=1 (100.00%)" in out
-    assert main([*args[:5], str(tmp_path / "missing.yaml"), *args[6:]]) == 2
-    error = capsys.readouterr().err
-    assert error.startswith("error: ") and error.count("\n") == 1
+    with session_settings_kept(spark):
+        assert main(args) == 0
+        assert "orders       rows=5 ingested=5" in capsys.readouterr().out
+        write(landing, "orders", NEXT, ["junk"])
+        assert main([*args[:-1], str(NEXT)]) == 0
+        out = capsys.readouterr().out
+        assert "orders       rows=1 ingested=0 duplicates=0 bad=1 (100.00%)" in out
+        assert main([*args[:5], str(tmp_path / "missing.yaml"), *args[6:]]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: ") and error.count("\n") == 1
