@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_a_bad_landing_day_fails_at_the_gate_and_runs_once_fixed(tmp_path):
     fixed = run(tmp_path, "--from", str(BAD), "--through", str(NEXT))
     assert fixed.returncode == 0, (fixed.stdout + fixed.stderr)[-4000:]
     assert fixed.stdout.count("success in") == 2
+    assert re.search(r"quality: \d+ expectations run, 0 failed", fixed.stdout)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         landing = con.execute(
             "select run_ds, bool_and(is_success) from marts.dq_results where stage = 'landing' "

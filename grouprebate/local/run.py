@@ -228,7 +228,11 @@ def summarize(workdir: Path, results: list[DateResult]) -> str:
             "select count(*), coalesce(sum(amount_fen), 0) from marts.payouts", [])[0]
         forfeits, forfeited = query(
             "select count(*), coalesce(sum(amount_fen), 0) from marts.forfeitures", [])[0]
+        checks, failed = query(
+            "select count(*), count(*) filter (where not is_success) from marts.dq_results", [])[0]
         lines += [
+            f"quality: {checks} expectations run, {failed} failed "
+            f"(Data Docs: {paths.workdir / 'data-docs' / 'index.html'})",
             f"winners: {winners} groups, red packets {packets / 100:,.2f} CNY ({packets} fen)",
             f"payouts: {payouts}, {paid / 100:,.2f} CNY ({paid} fen)",
             f"forfeitures: {forfeits}, {forfeited / 100:,.2f} CNY ({forfeited} fen)",
