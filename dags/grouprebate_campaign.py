@@ -54,6 +54,17 @@ def _ds(logical_date: dt.datetime) -> dt.date:
     return run_date(logical_date, CONFIG)
 
 
+def _gate(stage: str, batches_of, spark, logical_date: dt.datetime) -> str:
+    """Run a stage's quality gate on the date's lake tables; raises QualityGateFailed."""
+    from expectations.gate import run_gate
+    from grouprebate.paths import RunPaths
+    from spark_jobs.session import configure
+
+    paths, ds = RunPaths.from_env(), _ds(logical_date)
+    return str(run_gate(paths.workdir, stage, ds,
+                        batches_of(configure(spark), str(paths.lake), CONFIG, ds)))
+
+
 @dag(
     dag_id="grouprebate_campaign",
     doc_md=__doc__,
@@ -106,25 +117,15 @@ def grouprebate_campaign():
 
     @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
     def check_landing(spark=None, logical_date=None) -> str:
-        from expectations.gate import run_gate
         from expectations.landing import landing_batches
-        from grouprebate.paths import RunPaths
-        from spark_jobs.session import configure
 
-        paths, ds = RunPaths.from_env(), _ds(logical_date)
-        batches = landing_batches(configure(spark), str(paths.lake), CONFIG, ds)
-        return str(run_gate(paths.workdir, "landing", ds, batches))
+        return _gate("landing", landing_batches, spark, logical_date)
 
     @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
     def check_attribution(spark=None, logical_date=None) -> str:
         from expectations.attribution import attribution_batches
-        from expectations.gate import run_gate
-        from grouprebate.paths import RunPaths
-        from spark_jobs.session import configure
 
-        paths, ds = RunPaths.from_env(), _ds(logical_date)
-        batches = attribution_batches(configure(spark), str(paths.lake), CONFIG, ds)
-        return str(run_gate(paths.workdir, "attribution", ds, batches))
+        return _gate("attribution", attribution_batches, spark, logical_date)
 
     @task
     def build_marts(logical_date=None) -> None:

@@ -215,6 +215,7 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
 
 def summarize(workdir: Path, results: list[DateResult]) -> str:
     """The closing lines of a run: money totals from the marts and where the files are."""
+    from expectations.context import data_docs_dir
     from grouprebate.warehouse.marts import duckdb_query
 
     paths = RunPaths(Path("."), workdir.resolve())
@@ -232,7 +233,7 @@ def summarize(workdir: Path, results: list[DateResult]) -> str:
             "select count(*), count(*) filter (where not is_success) from marts.dq_results", [])[0]
         lines += [
             f"quality: {checks} expectations run, {failed} failed "
-            f"(Data Docs: {paths.workdir / 'data-docs' / 'index.html'})",
+            f"(Data Docs: {data_docs_dir(paths.workdir) / 'index.html'})",
             f"winners: {winners} groups, red packets {packets / 100:,.2f} CNY ({packets} fen)",
             f"payouts: {payouts}, {paid / 100:,.2f} CNY ({paid} fen)",
             f"forfeitures: {forfeits}, {forfeited / 100:,.2f} CNY ({forfeited} fen)",
