@@ -20,6 +20,13 @@ def _meta(clause: str) -> dict:
     return {"rule": f"{RULES}: {clause}"}
 
 
+def _holds(column: str, clause: str) -> Any:
+    """A rule the check frame computes per row as a boolean: it must be true."""
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True], meta=_meta(clause))
+
+
 def orders_suite() -> Any:
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -27,24 +34,19 @@ def orders_suite() -> Any:
     return gx.ExpectationSuite(name="attribution.attributed_orders", expectations=[
         gxe.ExpectColumnValuesToBeUnique(column="order_id",
                                          meta=_meta("an order is attributed at most once")),
-        gxe.ExpectColumnValuesToBeInSet(column="sharer_is_buyer", value_set=[False],
-                                        meta=_meta("sharer and buyer are different users")),
+        _holds("sharer_is_not_buyer", "sharer and buyer are different users"),
         gxe.ExpectColumnValuesToBeBetween(column="contribution_fen", min_value=0,
                                           meta=_meta("a contribution is never negative")),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="paid_fen", column_B="contribution_fen", or_equal=True,
-            meta=_meta("a contribution is at most what was paid")),
+        _holds("contribution_within_paid", "a contribution is at most what was paid"),
     ])
 
 
 def members_suite() -> Any:
     import great_expectations as gx
-    import great_expectations.expectations as gxe
 
     return gx.ExpectationSuite(name="attribution.member_contributions", expectations=[
-        gxe.ExpectColumnPairValuesToBeEqual(
-            column_A="contribution_fen", column_B="orders_fen",
-            meta=_meta("a member's contribution is the sum of their attributed orders")),
+        _holds("contribution_equals_orders",
+               "a member's contribution is the sum of their attributed orders"),
     ])
 
 
@@ -54,11 +56,8 @@ def pools_suite(config: CampaignConfig) -> Any:
 
     return gx.ExpectationSuite(name="attribution.group_pools", expectations=[
         gxe.ExpectColumnValuesToBeUnique(column="group_id", meta=_meta("one pool per group")),
-        gxe.ExpectColumnPairValuesToBeEqual(
-            column_A="pool_fen", column_B="members_fen",
-            meta=_meta("a pool is the sum of its members' contributions")),
-        gxe.ExpectColumnValuesToBeInSet(column="eligible_but_invalid", value_set=[False],
-                                        meta=_meta("an eligible group is valid")),
+        _holds("pool_equals_members", "a pool is the sum of its members' contributions"),
+        _holds("eligible_is_valid", "an eligible group is valid"),
         gxe.ExpectColumnValuesToBeBetween(
             column="members_if_eligible", min_value=config.group_min_members,
             max_value=config.group_max_members,
@@ -68,28 +67,47 @@ def pools_suite(config: CampaignConfig) -> Any:
 
 
 def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, Any]:
-    """The three tables with the columns their identities compare, in one plan each.
+    """The three tables with each identity as a boolean column, in one plan each.
 
-    A side missing from a join reads as -1 fen, which no real sum equals, so a member
-    without orders or orders without a member row fail the equality."""
+    Booleans, not column pairs: GX counts a column's failing values for every column of a
+    table in one aggregate query, but a column pair costs three queries of its own. A side
+    missing from a join makes its identity false (null-safe equality).
+    """
     from pyspark.sql import functions as F
 
     order_sums = orders.groupBy("group_id", F.col("buyer_user_id").alias("user_id")).agg(
         F.sum("contribution_fen").alias("orders_fen"))
     member_check = members.join(order_sums, ["group_id", "user_id"], "full").select(
-        "group_id", "user_id", F.coalesce("contribution_fen", F.lit(-1)).alias("contribution_fen"),
-        F.coalesce("orders_fen", F.lit(-1)).alias("orders_fen"))
+        "group_id", "user_id", "contribution_fen", "orders_fen",
+        F.col("contribution_fen").eqNullSafe(F.col("orders_fen"))
+        .alias("contribution_equals_orders"))
     member_sums = members.groupBy("group_id").agg(F.sum("contribution_fen").alias("members_fen"))
     pool_check = pools.join(member_sums, "group_id", "left").select(
         "group_id", "pool_fen", F.coalesce("members_fen", F.lit(0)).alias("members_fen"),
-        (F.col("is_eligible") & ~F.col("is_valid")).alias("eligible_but_invalid"),
+        F.col("pool_fen").eqNullSafe(F.coalesce("members_fen", F.lit(0)))
+        .alias("pool_equals_members"),
+        (~F.col("is_eligible") | F.col("is_valid")).alias("eligible_is_valid"),
         F.when(F.col("is_eligible"), F.col("member_count_at_draw_open"))
         .alias("members_if_eligible"))
     order_check = orders.select(
-        "order_id", "group_id", "paid_fen", "contribution_fen",
-        (F.col("sharer_user_id") == F.col("buyer_user_id")).alias("sharer_is_buyer"))
+        "order_id", "group_id", "sharer_user_id", "buyer_user_id", "paid_fen",
+        "contribution_fen",
+        F.coalesce(F.col("sharer_user_id") != F.col("buyer_user_id"), F.lit(False))
+        .alias("sharer_is_not_buyer"),
+        F.coalesce(F.col("contribution_fen") <= F.col("paid_fen"), F.lit(False))
+        .alias("contribution_within_paid"))
     return {"attributed_orders": order_check, "member_contributions": member_check,
             "group_pools": pool_check}
+
+
+# The columns that name a failing row in a gate's sample: the key, and the values its
+# identities compare.
+SAMPLE_COLUMNS = {
+    "attributed_orders": ("order_id", "sharer_user_id", "buyer_user_id", "paid_fen",
+                          "contribution_fen"),
+    "member_contributions": ("group_id", "user_id", "contribution_fen", "orders_fen"),
+    "group_pools": ("group_id", "pool_fen", "members_fen"),
+}
 
 
 def attribution_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
@@ -105,8 +123,7 @@ def attribution_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.da
               for name in ("attributed_orders", "member_contributions", "group_pools")}
     frames = check_frames(tables["attributed_orders"], tables["member_contributions"],
                           tables["group_pools"])
-    suites = {"attributed_orders": (orders_suite(), ("order_id",)),
-              "member_contributions": (members_suite(), ("group_id", "user_id")),
-              "group_pools": (pools_suite(config), ("group_id",))}
-    return [Batch(f"lake.attribution.{name} ds={ds}", suite, frames[name], keys)
-            for name, (suite, keys) in suites.items()]
+    suites = {"attributed_orders": orders_suite(), "member_contributions": members_suite(),
+              "group_pools": pools_suite(config)}
+    return [Batch(f"lake.attribution.{name} ds={ds}", suite, frames[name], SAMPLE_COLUMNS[name])
+            for name, suite in suites.items()]

@@ -1,5 +1,5 @@
 """The run's Great Expectations project: a file context under WORKDIR/gx, Data Docs in
-WORKDIR/data-docs.
+WORKDIR/data-docs, and the Spark data source the gates validate DataFrames through.
 
 The context keeps suites, validation definitions, checkpoints and results on disk, so the
 Data Docs of one date list every date run so far. GX's usage statistics stay off: the
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DOCS_SITE = "grouprebate"
+SPARK_SOURCE = "spark"
 
 
 def data_docs_dir(workdir: Path) -> Path:
@@ -41,4 +42,9 @@ def quality_context(workdir: Path) -> Any:
         for name in list(sites):
             context.delete_data_docs_site(name)
         context.add_data_docs_site(site_name=DOCS_SITE, site_config=site)
+    # persist=False: GX would otherwise cache every batch on the Spark server and never
+    # release it, and pay a round trip to do so; a gate reads each small batch a few times.
+    source = context.data_sources.all().get(SPARK_SOURCE)
+    if source is None or source.persist:
+        context.data_sources.add_or_update_spark(SPARK_SOURCE, persist=False)
     return context

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expectations.context import quality_context
+from expectations.context import SPARK_SOURCE, quality_context
 
-SPARK_SOURCE = "spark"
 SAMPLE_SIZE = 5
 RESULT_COLUMNS = {
     "run_ds": "date", "stage": "varchar", "suite": "varchar", "table_name": "varchar",
@@ -32,13 +31,15 @@ class QualityGateFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Batch:
-    """One table to validate: its name for people, its suite, the Spark DataFrame, and the
-    columns that name a failing row in the sample (its key)."""
+    """One table to validate: its name for people, its suite, the Spark DataFrame, the
+    columns that name a failing row in the sample (its key), and the values of the suite's
+    parameters for this date."""
 
     table: str
     suite: Any
     frame: Any
     keys: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,7 @@ def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...]) -> tuple[Any, 
     """
     import great_expectations as gx
 
-    try:
-        source = context.data_sources.get(SPARK_SOURCE)
-    except KeyError:
-        source = context.data_sources.add_spark(SPARK_SOURCE)
+    source = context.data_sources.get(SPARK_SOURCE)
     try:
         asset = source.get_asset(suite.name)
     except LookupError:
@@ -163,9 +161,11 @@ def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> Ga
     stored = []
     for batch in batches:
         quick, detailed = _registered(context, workdir, batch.suite, batch.keys)
-        result = quick.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id)
+        run = {"batch_parameters": {"dataframe": batch.frame},
+               "expectation_parameters": batch.parameters, "run_id": run_id}
+        result = quick.run(**run)
         if not result.success:
-            result = detailed.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id)
+            result = detailed.run(**run)
         stored += list(result.run_results)
         for validation in result.run_results.values():
             rows += _rows(stage, ds, batch, validation)

@@ -5,7 +5,7 @@ as written to the partition, enums, minimums, the dedup key unique within the da
 times inside the campaign calendar and not after the arrival day's end plus the clock
 skew. The bad-row rate per source is checked on the ingest report against
 quality.max_bad_row_rate. A suite depends on the config only, not on the date: the
-arrival day's deadline comes with the batch, as a column.
+arrival day's deadline is a suite parameter, given with the batch.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def calendar_opens(config: CampaignConfig) -> dt.datetime:
 
 
 def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
-    """The suite of one source's accepted rows of a day (its frame from `with_deadline`),
+    """The suite of one source's accepted rows of a day (its parameters from `deadline`),
     whose lake schema (spark_jobs.ingest_landing.lake_schema) gives columns and types."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -38,7 +38,7 @@ def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
         return {"rule": f"{CONTRACT}: {clause}"}
 
     expectations = [gxe.ExpectTableColumnsToMatchOrderedList(
-        column_list=[*schema.fieldNames(), DEADLINE], meta=meta(f"the fields of {source.name}"))]
+        column_list=schema.fieldNames(), meta=meta(f"the fields of {source.name}"))]
     for field in source.fields:
         expectations.append(gxe.ExpectColumnValuesToBeOfType(
             column=field.name, type_=type(schema[field.name].dataType).__name__,
@@ -57,21 +57,21 @@ def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
     else:
         expectations.append(gxe.ExpectCompoundColumnsToBeUnique(
             column_list=list(source.key), meta=meta(f"{'+'.join(source.key)} unique after dedup")))
-    if source.name not in STATE_SOURCES:
+    latest = {"$PARAMETER": DEADLINE}
+    late = f"{source.event_time} not after the end of its arrival day plus 1 hour"
+    if source.name in STATE_SOURCES:
         expectations.append(gxe.ExpectColumnValuesToBeBetween(
-            column=source.event_time, min_value=calendar_opens(config),
-            meta=meta(f"{source.event_time} inside the campaign calendar")))
-    expectations.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=DEADLINE, column_B=source.event_time, or_equal=True,
-        meta=meta(f"{source.event_time} not after the end of its arrival day plus 1 hour")))
+            column=source.event_time, max_value=latest, meta=meta(late)))
+    else:
+        expectations.append(gxe.ExpectColumnValuesToBeBetween(
+            column=source.event_time, min_value=calendar_opens(config), max_value=latest,
+            meta=meta(f"{source.event_time} inside the campaign calendar and {late}")))
     return gx.ExpectationSuite(name=f"landing.{source.name}", expectations=expectations)
 
 
-def with_deadline(frame: Any, config: CampaignConfig, ds: dt.date) -> Any:
-    """A day's rows with the latest event time their arrival day accepts."""
-    from pyspark.sql import functions as F
-
-    return frame.withColumn(DEADLINE, F.lit(ds_deadline(ds, config.tz)))
+def deadline(config: CampaignConfig, ds: dt.date) -> dict[str, dt.datetime]:
+    """The suite parameter of a day: the latest event time its arrival day accepts."""
+    return {DEADLINE: ds_deadline(ds, config.tz)}
 
 
 def report_suite(config: CampaignConfig) -> Any:
@@ -86,32 +86,34 @@ def report_suite(config: CampaignConfig) -> Any:
     ])
 
 
-def written_partition(spark: Any, lake: str, table: str, ds: dt.date) -> Any | None:
+def _partition(spark: Any, lake: str, table: str, ds: dt.date) -> Any | None:
     """One partition as its files were written (their own column types, which the suite
-    checks), or None when the day brought no rows: there is nothing to check."""
+    checks), or None when it has no files."""
     from spark_jobs.lake import partition_path
 
     path = partition_path(lake, table, ds)
-    if not any(Path(path).glob("*.parquet")):
-        return None
-    frame = spark.read.parquet(path)
-    return None if frame.isEmpty() else frame
+    return spark.read.parquet(path) if any(Path(path).glob("*.parquet")) else None
 
 
 def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
-    """The day's ingest report and each source's partition with rows, as gate batches."""
-    from expectations.gate import Batch
+    """The day's ingest report and each source's partition with rows, as gate batches.
+
+    The report says which sources brought rows (a source without any has nothing to
+    check); a day without a report was not ingested, and fails the gate.
+    """
+    from expectations.gate import Batch, QualityGateFailed
     from spark_jobs.ingest_landing import lake_schema
 
-    batches = []
-    report = written_partition(spark, lake, "ingest_report", ds)
-    if report is not None:
-        batches.append(Batch(f"lake.ingest_report ds={ds}", report_suite(config), report,
-                             ("source",)))
+    report = _partition(spark, lake, "ingest_report", ds)
+    if report is None:
+        raise QualityGateFailed(f"landing gate, ds={ds}: lake.ingest_report has no partition "
+                                f"for the date: the day was not ingested")
+    ingested = dict(report.select("source", "ingested").collect())
+    batches = [Batch(f"lake.ingest_report ds={ds}", report_suite(config), report, ("source",))]
     for name, source in SOURCES.items():
-        frame = written_partition(spark, lake, name, ds)
+        frame = _partition(spark, lake, name, ds) if ingested.get(name) else None
         if frame is not None:
             batches.append(Batch(f"lake.{name} ds={ds}",
-                                 source_suite(source, lake_schema(source), config),
-                                 with_deadline(frame, config, ds), (*source.key, "file", "line")))
+                                 source_suite(source, lake_schema(source), config), frame,
+                                 (*source.key, "file", "line"), deadline(config, ds)))
     return batches

@@ -9,9 +9,15 @@ import duckdb
 import pytest
 from pyspark.sql import types as T
 
-from expectations.attribution import check_frames, members_suite, orders_suite, pools_suite
+from expectations.attribution import (
+    SAMPLE_COLUMNS,
+    check_frames,
+    members_suite,
+    orders_suite,
+    pools_suite,
+)
 from expectations.gate import Batch, QualityGateFailed, results_path, run_gate
-from expectations.landing import report_suite, source_suite, with_deadline
+from expectations.landing import deadline, report_suite, source_suite
 from grouprebate.contract import SOURCES
 from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
 
@@ -21,10 +27,10 @@ IN_DAY = dt.datetime(2018, 11, 5, 2, 0, tzinfo=dt.UTC)
 
 def landing_frame(spark, config, source: str, rows: list[tuple],
                   schema: T.StructType | None = None):
-    """A day's rows as the gate reads them: written types, nulls allowed, the deadline."""
+    """A day's rows as the gate reads them: written types, nulls allowed."""
     schema = schema or lake_schema(SOURCES[source])
     nullable = T.StructType([T.StructField(f.name, f.dataType, True) for f in schema.fields])
-    return with_deadline(spark.createDataFrame(rows, nullable), config, DS)
+    return spark.createDataFrame(rows, nullable)
 
 
 def order(order_id: str, total: int = 1000, at: dt.datetime = IN_DAY, line: int = 1) -> tuple:
@@ -46,9 +52,11 @@ def suite(source: str, config):
 def landing_batches(spark, config, orders, memberships, reports, orders_schema=None):
     return [
         Batch("lake.orders", suite("orders", config),
-              landing_frame(spark, config, "orders", orders, orders_schema), ("order_id", "line")),
+              landing_frame(spark, config, "orders", orders, orders_schema), ("order_id", "line"),
+              deadline(config, DS)),
         Batch("lake.memberships", suite("memberships", config),
-              landing_frame(spark, config, "memberships", memberships), ("event_id",)),
+              landing_frame(spark, config, "memberships", memberships), ("event_id",),
+              deadline(config, DS)),
         Batch("lake.ingest_report", report_suite(config),
               spark.createDataFrame(reports, REPORT_SCHEMA), ("source",)),
     ]
@@ -85,13 +93,14 @@ def test_each_landing_expectation_fails_on_the_row_that_breaks_it(spark, config,
         ("landing.orders", "expect_column_values_to_be_unique", "order_id"),
         ("landing.orders", "expect_column_values_to_be_between", "total_fen"),
         ("landing.orders", "expect_column_values_to_be_between", "created_at"),
-        ("landing.orders", "expect_column_pair_values_a_to_be_greater_than_b", None),
         ("landing.memberships", "expect_column_values_to_be_in_set", "action"),
         ("landing.ingest_report", "expect_column_values_to_be_between", "bad_rate"),
     }
     message = str(failed.value)
     assert "suite landing.ingest_report" in message and '"source": "payments"' in message
     assert "expect_column_values_to_be_unique column order_id failed on lake.orders" in message
+    # one expectation holds the calendar's start and the arrival day's end: both rows fail it
+    assert '"order_id": "o3"' in message and '"order_id": "o4"' in message
 
 
 def test_a_mistyped_or_missing_column_fails_the_shape_expectations(spark, config, tmp_path):
@@ -115,10 +124,10 @@ def attribution_batches(spark, config, orders, members, pools):
         spark.createDataFrame(members, "group_id string, user_id string, contribution_fen long"),
         spark.createDataFrame(pools, "group_id string, pool_fen long, is_valid boolean, "
                               "is_eligible boolean, member_count_at_draw_open int"))
-    return [Batch("attributed_orders", orders_suite(), frames["attributed_orders"], ("order_id",)),
-            Batch("member_contributions", members_suite(), frames["member_contributions"],
-                  ("group_id", "user_id")),
-            Batch("group_pools", pools_suite(config), frames["group_pools"], ("group_id",))]
+    suites = {"attributed_orders": orders_suite(), "member_contributions": members_suite(),
+              "group_pools": pools_suite(config)}
+    return [Batch(name, suite, frames[name], SAMPLE_COLUMNS[name])
+            for name, suite in suites.items()]
 
 
 def test_the_attribution_suite_passes_consistent_standings(spark, config, tmp_path):
@@ -146,14 +155,16 @@ def test_each_attribution_identity_fails_on_the_row_that_breaks_it(spark, config
                  attribution_batches(spark, config, orders, members, pools))
     assert failures(tmp_path, "attribution") == {
         ("attribution.attributed_orders", "expect_column_values_to_be_unique", "order_id"),
-        ("attribution.attributed_orders", "expect_column_values_to_be_in_set", "sharer_is_buyer"),
+        ("attribution.attributed_orders", "expect_column_values_to_be_in_set",
+         "sharer_is_not_buyer"),
         ("attribution.attributed_orders", "expect_column_values_to_be_between",
          "contribution_fen"),
-        ("attribution.attributed_orders", "expect_column_pair_values_a_to_be_greater_than_b",
-         None),
-        ("attribution.member_contributions", "expect_column_pair_values_to_be_equal", None),
-        ("attribution.group_pools", "expect_column_pair_values_to_be_equal", None),
-        ("attribution.group_pools", "expect_column_values_to_be_in_set", "eligible_but_invalid"),
+        ("attribution.attributed_orders", "expect_column_values_to_be_in_set",
+         "contribution_within_paid"),
+        ("attribution.member_contributions", "expect_column_values_to_be_in_set",
+         "contribution_equals_orders"),
+        ("attribution.group_pools", "expect_column_values_to_be_in_set", "pool_equals_members"),
+        ("attribution.group_pools", "expect_column_values_to_be_in_set", "eligible_is_valid"),
         ("attribution.group_pools", "expect_column_values_to_be_between",
          "members_if_eligible"),
     }
@@ -164,11 +175,26 @@ def test_the_landing_gate_checks_each_partition_with_rows_as_written(spark, conf
     from expectations.landing import landing_batches as lake_batches
     from spark_jobs.lake import overwrite_partition
 
+    reports = [report("orders", 1, 0, 0.01), report("draws", 1, 1, 0.01)]
+    overwrite_partition(spark.createDataFrame(reports, REPORT_SCHEMA), tmp_path,
+                        "ingest_report", DS)
     orders = spark.createDataFrame([order("o1")], lake_schema(SOURCES["orders"]))
     overwrite_partition(orders, tmp_path, "orders", DS)
     overwrite_partition(spark.createDataFrame([], lake_schema(SOURCES["draws"])), tmp_path,
                         "draws", DS)
     batches = lake_batches(spark, str(tmp_path), config, DS)
-    assert [b.table for b in batches] == [f"lake.orders ds={DS}"]
-    assert batches[0].frame.schema["total_fen"].dataType == T.LongType()
-    assert batches[0].frame.columns[-1] == "arrival_deadline"
+    assert [b.table for b in batches] == [f"lake.ingest_report ds={DS}", f"lake.orders ds={DS}"]
+    orders_batch = batches[1]
+    assert orders_batch.frame.schema["total_fen"].dataType == T.LongType()
+    assert orders_batch.parameters == {"arrival_deadline": dt.datetime(
+        2018, 11, 6, 1, 0, tzinfo=config.tz)}
+
+
+def test_a_day_without_an_ingest_report_fails_the_landing_gate(spark, config, tmp_path):
+    from expectations.landing import landing_batches as lake_batches
+    from spark_jobs.lake import overwrite_partition
+
+    overwrite_partition(spark.createDataFrame([order("o1")], lake_schema(SOURCES["orders"])),
+                        tmp_path, "orders", DS)
+    with pytest.raises(QualityGateFailed, match="ingest_report has no partition"):
+        lake_batches(spark, str(tmp_path), config, DS)
