@@ -13,7 +13,9 @@ after the day has ended. Each run:
 4. `attribute_orders` — Spark: attribution and pools as of ds; the draw date freezes them;
 5. `check_attribution` — Great Expectations gate: the money identities of the standings;
 6. `build_marts` — dbt build (models and tests) as of ds;
-7. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
+7. `check_marts` — Great Expectations gate on the warehouse: freshness, counts that never
+   shrink after the draw, distribution bounds (warnings);
+8. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
    `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date,
    `publish_winner_list` on the publish date, `export_payouts` from the draw onward.
 
@@ -139,6 +141,16 @@ def grouprebate_campaign():
         build(config, ds, paths.lake, warehouse=paths.warehouse, unit_tests=False,
               extra_args=["--no-write-json"])
 
+    @task(retries=0)
+    def check_marts(logical_date=None) -> str:
+        from expectations.gate import run_gate
+        from expectations.marts import STAGE, marts_batches
+        from grouprebate.paths import RunPaths
+
+        paths, ds = RunPaths.from_env(), _ds(logical_date)
+        return str(run_gate(paths.workdir, STAGE, ds,
+                            marts_batches(paths.warehouse, paths.workdir, CONFIG, ds)))
+
     @task.branch
     def choose_calendar_steps(logical_date=None) -> list[str]:
         from grouprebate.calendar import steps_for
@@ -191,6 +203,7 @@ def grouprebate_campaign():
         attribute_orders(),
         check_attribution(),
         build_marts(),
+        check_marts(),
         steps,
     )
     steps >> [publish_seed_digest(), publish_draw_audit(), publish_winner_list(),

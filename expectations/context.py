@@ -1,5 +1,6 @@
 """The run's Great Expectations project: a file context under WORKDIR/gx, Data Docs in
-WORKDIR/data-docs, and the Spark data source the gates validate DataFrames through.
+WORKDIR/data-docs, and the data sources the gates validate DataFrames through: Spark for
+the lake, pandas for the warehouse's one-row summaries.
 
 The context keeps suites, validation definitions, checkpoints and results on disk, so the
 Data Docs of one date list every date run so far. GX's usage statistics stay off: the
@@ -15,6 +16,7 @@ from typing import Any
 
 DOCS_SITE = "grouprebate"
 SPARK_SOURCE = "spark"
+PANDAS_SOURCE = "pandas"
 
 
 def data_docs_dir(workdir: Path) -> Path:
@@ -47,4 +49,6 @@ def quality_context(workdir: Path) -> Any:
     source = context.data_sources.all().get(SPARK_SOURCE)
     if source is None or source.persist:
         context.data_sources.add_or_update_spark(SPARK_SOURCE, persist=False)
+    if PANDAS_SOURCE not in context.data_sources.all():
+        context.data_sources.add_pandas(PANDAS_SOURCE)
     return context

@@ -2,26 +2,32 @@
 
 Every batch is validated through its suite's checkpoint (GX keeps the result for Data Docs);
 each expectation's outcome becomes a row of WORKDIR/lake/dq_results/ds=D/<stage>.parquet,
-which `marts.dq_results` reads; a broken expectation raises `QualityGateFailed` naming
-the suite, the expectation, the table and a sample of the failing values.
+which `marts.dq_results` reads; a broken critical expectation raises `QualityGateFailed`
+naming the suite, the expectation, the table and a sample of the failing values, while a
+broken warning is recorded and logged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expectations.context import SPARK_SOURCE, quality_context
+from expectations.context import PANDAS_SOURCE, SPARK_SOURCE, quality_context
 
 SAMPLE_SIZE = 5
+# A failed expectation of this severity fails the gate; a lower one ("warning") is
+# recorded, shown and logged, and the date goes on.
+CRITICAL = "critical"
+log = logging.getLogger(__name__)
 RESULT_COLUMNS = {
     "run_ds": "date", "stage": "varchar", "suite": "varchar", "table_name": "varchar",
     "expectation": "varchar", "column_name": "varchar", "rule": "varchar",
-    "success": "boolean", "observed_value": "varchar", "element_count": "bigint",
-    "unexpected_count": "bigint", "unexpected_sample": "varchar",
+    "severity": "varchar", "success": "boolean", "observed_value": "varchar",
+    "element_count": "bigint", "unexpected_count": "bigint", "unexpected_sample": "varchar",
 }
 
 
@@ -47,9 +53,11 @@ class GateSummary:
     stage: str
     expectations: int
     failed: int
+    warnings: int = 0
 
     def __str__(self) -> str:
-        return f"{self.stage}: {self.expectations} expectations, {self.failed} failed"
+        warned = f", {self.warnings} warnings" if self.warnings else ""
+        return f"{self.stage}: {self.expectations} expectations, {self.failed} failed{warned}"
 
 
 def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
@@ -61,17 +69,23 @@ def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
 _REGISTERED: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
 
 
-def _registered(context: Any, workdir: Path, suite: Any, keys: tuple[str, ...]
-                ) -> tuple[Any, Any]:
-    key = (str(workdir.resolve()), json.dumps(suite.to_json_dict(), sort_keys=True,
-                                              default=str), keys)
+def _registered(context: Any, workdir: Path, batch: Batch) -> tuple[Any, Any]:
+    source = _source_of(batch.frame)
+    key = (str(workdir.resolve()), json.dumps(batch.suite.to_json_dict(), sort_keys=True,
+                                              default=str), batch.keys, source)
     if key not in _REGISTERED:
-        _REGISTERED[key] = _checkpoints(context, suite, keys)
+        _REGISTERED[key] = _checkpoints(context, batch.suite, batch.keys, source)
     return _REGISTERED[key]
 
 
-def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...]) -> tuple[Any, Any]:
-    """The suite's two checkpoints over a whole Spark DataFrame, created on first use.
+def _source_of(frame: Any) -> str:
+    """Spark stages hand a Spark DataFrame; the warehouse gate a small pandas one."""
+    return PANDAS_SOURCE if type(frame).__module__.startswith("pandas") else SPARK_SOURCE
+
+
+def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...], source_name: str
+                 ) -> tuple[Any, Any]:
+    """The suite's two checkpoints over a whole DataFrame, created on first use.
 
     The first asks for success and counts, which GX computes in few aggregate queries;
     the second, run only when the first fails, adds a sample of the failing rows (named
@@ -79,7 +93,7 @@ def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...]) -> tuple[Any, 
     """
     import great_expectations as gx
 
-    source = context.data_sources.get(SPARK_SOURCE)
+    source = context.data_sources.get(source_name)
     try:
         asset = source.get_asset(suite.name)
     except LookupError:
@@ -114,7 +128,8 @@ def _rows(stage: str, ds: dt.date, batch: Batch, validation: Any) -> list[dict]:
         rows.append({
             "run_ds": ds, "stage": stage, "suite": batch.suite.name, "table_name": batch.table,
             "expectation": config.type, "column_name": config.kwargs.get("column"),
-            "rule": (config.meta or {}).get("rule"), "success": bool(outcome.success),
+            "rule": (config.meta or {}).get("rule"), "severity": str(config.severity.value),
+            "success": bool(outcome.success),
             "observed_value": _text(result.get("observed_value")),
             "element_count": result.get("element_count"),
             "unexpected_count": result.get("unexpected_count"),
@@ -160,7 +175,7 @@ def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> Ga
     rows: list[dict] = []
     stored = []
     for batch in batches:
-        quick, detailed = _registered(context, workdir, batch.suite, batch.keys)
+        quick, detailed = _registered(context, workdir, batch)
         run = {"batch_parameters": {"dataframe": batch.frame},
                "expectation_parameters": batch.parameters, "run_id": run_id}
         result = quick.run(**run)
@@ -171,9 +186,12 @@ def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> Ga
             rows += _rows(stage, ds, batch, validation)
     write_results(workdir, stage, ds, rows)
     context.build_data_docs(resource_identifiers=stored)
-    failed = [row for row in rows if not row["success"]]
+    failed = [row for row in rows if not row["success"] and row["severity"] == CRITICAL]
+    warned = [row for row in rows if not row["success"] and row["severity"] != CRITICAL]
     if failed:
         raise QualityGateFailed(
             f"{stage} gate, ds={ds}: {len(failed)} of {len(rows)} expectations failed — "
             + "; ".join(_failure(row) for row in failed))
-    return GateSummary(stage, len(rows), len(failed))
+    for row in warned:
+        log.warning("%s gate, ds=%s, warning: %s", stage, ds, _failure(row))
+    return GateSummary(stage, len(rows), len(failed), len(warned))

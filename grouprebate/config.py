@@ -44,6 +44,9 @@ class CampaignConfig:
     draw_seed: str | None  # None only when loaded with need_seed=False (e.g. the generator)
     pseudonym_key_env: str
     max_bad_row_rate: float
+    min_eligible_share: float = 0.01
+    max_eligible_share: float = 0.9
+    max_capped_red_packet_share: float = 0.5
 
     @property
     def tz(self) -> ZoneInfo:
@@ -104,9 +107,12 @@ _SPEC: dict[str, Any] = {
     "red_packet_cap_fen": int,
     "draw": {"winner_count": int, "seed": str, "seed_env": str},
     "publish": {"pseudonym_key_env": str},
-    "quality": {"max_bad_row_rate": float},
+    "quality": {"max_bad_row_rate": float, "min_eligible_share": float,
+                "max_eligible_share": float, "max_capped_red_packet_share": float},
 }
-_OPTIONAL = {"draw.seed", "draw.seed_env", "quality", "quality.max_bad_row_rate"}
+_OPTIONAL = {"draw.seed", "draw.seed_env", "quality", "quality.max_bad_row_rate",
+             "quality.min_eligible_share", "quality.max_eligible_share",
+             "quality.max_capped_red_packet_share"}
 _DEFAULT_MAX_BAD_ROW_RATE = 0.01
 
 
@@ -198,6 +204,10 @@ def _check_calendar(c: CampaignConfig) -> None:
         (c.red_packet_cap_fen > 0, "red_packet_cap_fen must be a positive number of fen"),
         (c.draw_winner_count > 0, "draw.winner_count must be positive"),
         (0 <= c.max_bad_row_rate < 1, "quality.max_bad_row_rate must be in [0, 1)"),
+        (0 <= c.min_eligible_share <= c.max_eligible_share <= 1,
+         "quality.min_eligible_share and max_eligible_share must satisfy 0 <= min <= max <= 1"),
+        (0 <= c.max_capped_red_packet_share <= 1,
+         "quality.max_capped_red_packet_share must be in [0, 1]"),
         (VERSION_RE.fullmatch(c.min_client_version) is not None,
          "min_client_version must be dotted non-negative integers like 8.1.0"),
         (c.campaign_id.strip() != "", "campaign_id must not be empty"),
@@ -247,6 +257,9 @@ def parse_config(
         draw_seed=_resolve_seed(values, env) if need_seed else values.get("draw.seed"),
         pseudonym_key_env=values["publish.pseudonym_key_env"],
         max_bad_row_rate=values.get("quality.max_bad_row_rate", _DEFAULT_MAX_BAD_ROW_RATE),
+        **{key: values[f"quality.{key}"] for key in
+           ("min_eligible_share", "max_eligible_share", "max_capped_red_packet_share")
+           if f"quality.{key}" in values},
     )
     _check_calendar(config)
     return config

@@ -128,9 +128,30 @@ def test_tools_that_never_draw_may_load_without_the_seed(raw):
     assert parse_config(raw, env={}, need_seed=False).draw_seed is None
 
 
-def test_bad_rate_defaults_to_one_percent(raw):
+def test_quality_tolerances_have_defaults_and_are_read_from_the_config(raw):
     del raw["quality"]
-    assert parse_config(raw, ENV).max_bad_row_rate == 0.01
+    config = parse_config(raw, ENV)
+    assert (config.max_bad_row_rate, config.min_eligible_share, config.max_eligible_share,
+            config.max_capped_red_packet_share) == (0.01, 0.01, 0.9, 0.5)
+    raw["quality"] = {"min_eligible_share": 0.2, "max_eligible_share": 0.3,
+                      "max_capped_red_packet_share": 0.05}
+    config = parse_config(raw, ENV)
+    assert (config.min_eligible_share, config.max_eligible_share,
+            config.max_capped_red_packet_share) == (0.2, 0.3, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("quality", "message"),
+    [
+        ({"min_eligible_share": 0.5, "max_eligible_share": 0.4}, "min <= max"),
+        ({"max_eligible_share": 1.5}, "min <= max"),
+        ({"max_capped_red_packet_share": -0.1}, "max_capped_red_packet_share must be in"),
+    ],
+)
+def test_impossible_quality_tolerances_are_refused(raw, quality, message):
+    raw["quality"] = quality
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, ENV)
 
 
 def test_file_errors_name_the_file(tmp_path):

@@ -41,7 +41,7 @@ def test_every_dag_file_imports_without_errors(tmp_path):
 
 def test_task_graph_runs_the_stages_in_order(dag):
     order = ["wait_for_landing", "ingest_landing", "check_landing", "attribute_orders",
-             "check_attribution", "build_marts", "choose_calendar_steps"]
+             "check_attribution", "build_marts", "check_marts", "choose_calendar_steps"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     assert dag.get_task("choose_calendar_steps").downstream_task_ids == {
@@ -67,7 +67,7 @@ def test_tasks_retry_with_backoff_and_report_failures(dag):
 
 
 def test_quality_gates_fail_at_once_without_retries(dag):
-    for task_id in ("check_landing", "check_attribution"):
+    for task_id in ("check_landing", "check_attribution", "check_marts"):
         task = dag.get_task(task_id)
         assert task.retries == 0
         assert task.depends_on_past

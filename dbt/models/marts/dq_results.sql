@@ -19,6 +19,7 @@ final as (
         expectation,
         column_name,
         rule,
+        severity,
         is_success,
         observed_value,
         element_count,

@@ -13,6 +13,7 @@ renamed as (
         expectation,
         column_name,
         rule,
+        severity,
         success as is_success,
         observed_value,
         cast(element_count as bigint) as element_count,
