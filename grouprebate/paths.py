@@ -28,6 +28,11 @@ class RunPaths:
         return self.workdir / "exports"
 
     @property
+    def staging(self) -> Path:
+        """Files built for publishing that a quality gate has yet to pass."""
+        return self.workdir / "staging"
+
+    @property
     def airflow_home(self) -> Path:
         return self.workdir / "airflow"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import json
+import os
 from pathlib import Path
 
 from grouprebate.config import CampaignConfig
@@ -23,8 +25,14 @@ def payout_file_name(config: CampaignConfig, ds: dt.date) -> str:
     return f"payouts_{config.campaign_id}_{ds.isoformat()}.csv"
 
 
-def export_payouts(query: Query, config: CampaignConfig, ds: dt.date, out: Path) -> dict:
-    """The payout file of ds (claims that arrived in landing partition ds) and its control."""
+def stage_payouts(
+    query: Query, config: CampaignConfig, ds: dt.date, staging: Path, out: Path
+) -> dict:
+    """The payout file of ds (claims that arrived in landing partition ds) and its control,
+    written to staging/payouts/ for the exports gate; only publish_payouts publishes them.
+
+    Staged files are not published yet, so a re-run replaces them.
+    """
     rows = query(
         "select payout_id, group_id, user_id, amount_fen, claimed_at, due_by "
         "from marts.payouts where export_ds = ? order by payout_id",
@@ -35,8 +43,7 @@ def export_payouts(query: Query, config: CampaignConfig, ds: dt.date, out: Path)
          local_iso(due, config))
         for pid, gid, uid, amount, claimed, due in rows
     ]
-    folder = out / "payouts"
-    _refuse_payouts_in_other_files(folder, config, ds, {r[0] for r in records})
+    _refuse_payouts_in_other_files(out / "payouts", config, ds, {r[0] for r in records})
     data = csv_bytes(PAYOUT_COLUMNS, records)
     name = payout_file_name(config, ds)
     control = {
@@ -47,9 +54,36 @@ def export_payouts(query: Query, config: CampaignConfig, ds: dt.date, out: Path)
         "total_fen": sum(r[4] for r in records),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    write_once(folder / name, data)
-    write_once(folder / f"{name}.control.json", json_bytes(control))
+    folder = staging / "payouts"
+    _replace(folder / name, data)
+    _replace(folder / control_file_name(name), json_bytes(control))
     return control
+
+
+def publish_payouts(staging: Path, config: CampaignConfig, ds: dt.date, out: Path) -> dict:
+    """Publish the staged payout file of ds once the exports gate passed it: the file,
+    then its control record, so a published control always has its file beside it."""
+    name = payout_file_name(config, ds)
+    staged = [staging / "payouts" / n for n in (name, control_file_name(name))]
+    for path in staged:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} was not staged: stage the payouts of ds={ds} "
+                                    "and pass the exports gate before publishing")
+    for path in staged:
+        write_once(out / "payouts" / path.name, path.read_bytes())
+    return json.loads(staged[1].read_bytes())
+
+
+def control_file_name(file_name: str) -> str:
+    return f"{file_name}.control.json"
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write atomically, over whatever a previous attempt left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _refuse_payouts_in_other_files(
