@@ -17,7 +17,9 @@ after the day has ended. Each run:
    shrink after the draw, distribution bounds (warnings);
 8. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
    `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date,
-   `publish_winner_list` on the publish date, `export_payouts` from the draw onward.
+   `publish_winner_list` on the publish date, and from the draw onward `export_payouts`
+   (stages the payout file), `check_exports` (Great Expectations gate on the staged file
+   and its control record) and `publish_payouts` (copies it, write-once, to exports/).
 
 Every task reads and overwrites what belongs to its ds only, so any date can be
 re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
@@ -56,15 +58,15 @@ def _ds(logical_date: dt.datetime) -> dt.date:
     return run_date(logical_date, CONFIG)
 
 
-def _gate(stage: str, batches_of, spark, logical_date: dt.datetime) -> str:
-    """Run a stage's quality gate on the date's lake tables; raises QualityGateFailed."""
+def _gate(stage: str, spark, logical_date: dt.datetime, batches_of) -> str:
+    """Run a stage's quality gate on what `batches_of(spark, paths, ds)` reads; raises
+    QualityGateFailed."""
     from expectations.gate import run_gate
     from grouprebate.paths import RunPaths
     from spark_jobs.session import configure
 
     paths, ds = RunPaths.from_env(), _ds(logical_date)
-    return str(run_gate(paths.workdir, stage, ds,
-                        batches_of(configure(spark), str(paths.lake), CONFIG, ds)))
+    return str(run_gate(paths.workdir, stage, ds, batches_of(configure(spark), paths, ds)))
 
 
 @dag(
@@ -121,13 +123,16 @@ def grouprebate_campaign():
     def check_landing(spark=None, logical_date=None) -> str:
         from expectations.landing import landing_batches
 
-        return _gate("landing", landing_batches, spark, logical_date)
+        return _gate("landing", spark, logical_date, lambda session, paths, ds: landing_batches(
+            session, str(paths.lake), CONFIG, ds))
 
     @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
     def check_attribution(spark=None, logical_date=None) -> str:
         from expectations.attribution import attribution_batches
 
-        return _gate("attribution", attribution_batches, spark, logical_date)
+        return _gate("attribution", spark, logical_date,
+                     lambda session, paths, ds: attribution_batches(
+                         session, str(paths.lake), CONFIG, ds))
 
     @task
     def build_marts(logical_date=None) -> None:
@@ -188,12 +193,27 @@ def grouprebate_campaign():
     @task(task_id=EXPORT_PAYOUTS)
     def export_payouts(logical_date=None) -> dict:
         from grouprebate.paths import RunPaths
-        from grouprebate.publish.payouts import export_payouts as export
+        from grouprebate.publish.payouts import stage_payouts
         from grouprebate.warehouse.marts import duckdb_query
 
         paths = RunPaths.from_env()
-        return export(duckdb_query(paths.warehouse), CONFIG, _ds(logical_date),
-                      paths.exports)
+        return stage_payouts(duckdb_query(paths.warehouse), CONFIG, _ds(logical_date),
+                             paths.staging, paths.exports)
+
+    @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
+    def check_exports(spark=None, logical_date=None) -> str:
+        from expectations.exports import export_batches
+
+        return _gate("exports", spark, logical_date, lambda session, paths, ds: export_batches(
+            session, str(paths.staging), str(paths.exports), CONFIG, ds))
+
+    @task
+    def publish_payouts(logical_date=None) -> dict:
+        from grouprebate.paths import RunPaths
+        from grouprebate.publish.payouts import publish_payouts as publish
+
+        paths = RunPaths.from_env()
+        return publish(paths.staging, CONFIG, _ds(logical_date), paths.exports)
 
     steps = choose_calendar_steps()
     chain(
@@ -206,8 +226,9 @@ def grouprebate_campaign():
         check_marts(),
         steps,
     )
-    steps >> [publish_seed_digest(), publish_draw_audit(), publish_winner_list(),
-              export_payouts()]
+    staged = export_payouts()
+    steps >> [publish_seed_digest(), publish_draw_audit(), publish_winner_list(), staged]
+    chain(staged, check_exports(), publish_payouts())
 
 
 campaign_dag = grouprebate_campaign()

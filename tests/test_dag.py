@@ -47,6 +47,9 @@ def test_task_graph_runs_the_stages_in_order(dag):
     assert dag.get_task("choose_calendar_steps").downstream_task_ids == {
         "publish_seed_digest", "publish_draw_audit", "publish_winner_list", "export_payouts"
     }
+    # a payout file is published only after its gate passed
+    assert dag.get_task("check_exports").upstream_task_ids == {"export_payouts"}
+    assert dag.get_task("publish_payouts").upstream_task_ids == {"check_exports"}
 
 
 def test_schedule_covers_the_campaign_calendar_in_its_timezone(dag, config):
@@ -67,13 +70,14 @@ def test_tasks_retry_with_backoff_and_report_failures(dag):
 
 
 def test_quality_gates_fail_at_once_without_retries(dag):
-    for task_id in ("check_landing", "check_attribution", "check_marts"):
+    for task_id in ("check_landing", "check_attribution", "check_marts", "check_exports"):
         task = dag.get_task(task_id)
         assert task.retries == 0
         assert task.depends_on_past
 
 
 def test_spark_tasks_use_the_spark_connection(dag):
-    for task_id in ("ingest_landing", "check_landing", "attribute_orders", "check_attribution"):
+    for task_id in ("ingest_landing", "check_landing", "attribute_orders", "check_attribution",
+                    "check_exports"):
         task = dag.get_task(task_id)
         assert task.conn_id == "spark_grouprebate"
