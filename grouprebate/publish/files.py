@@ -35,11 +35,16 @@ def write_once(path: Path, data: bytes) -> bool:
             f"{path} was already published with different contents; published files never "
             "change. Investigate what changed upstream instead of overwriting it."
         )
+    replace_atomically(path, data)
+    return True
+
+
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file and a rename: a reader sees the old bytes or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-    return True
 
 
 def local_iso(value: dt.datetime, config: CampaignConfig) -> str:

@@ -6,11 +6,16 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from grouprebate.config import CampaignConfig
-from grouprebate.publish.files import csv_bytes, json_bytes, local_iso, write_once
+from grouprebate.publish.files import (
+    csv_bytes,
+    json_bytes,
+    local_iso,
+    replace_atomically,
+    write_once,
+)
 from grouprebate.warehouse.marts import Query
 
 PAYOUT_COLUMNS = ("payout_id", "campaign_id", "group_id", "user_id", "amount_fen",
@@ -55,8 +60,8 @@ def stage_payouts(
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     folder = staging / "payouts"
-    _replace(folder / name, data)
-    _replace(folder / control_file_name(name), json_bytes(control))
+    replace_atomically(folder / name, data)
+    replace_atomically(folder / control_file_name(name), json_bytes(control))
     return control
 
 
@@ -76,14 +81,6 @@ def publish_payouts(staging: Path, config: CampaignConfig, ds: dt.date, out: Pat
 
 def control_file_name(file_name: str) -> str:
     return f"{file_name}.control.json"
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write atomically, over whatever a previous attempt left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _refuse_payouts_in_other_files(
