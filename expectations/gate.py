@@ -185,7 +185,8 @@ def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> Ga
         for validation in result.run_results.values():
             rows += _rows(stage, ds, batch, validation)
     write_results(workdir, stage, ds, rows)
-    context.build_data_docs(resource_identifiers=stored)
+    if stored:  # no identifiers would rebuild every page of every date
+        context.build_data_docs(resource_identifiers=stored)
     failed = [row for row in rows if not row["success"] and row["severity"] == CRITICAL]
     warned = [row for row in rows if not row["success"] and row["severity"] != CRITICAL]
     if failed:
