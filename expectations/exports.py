@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from grouprebate.config import CampaignConfig
-from grouprebate.publish.payouts import PAYOUT_COLUMNS, control_file_name, payout_file_name
+from grouprebate.publish.payouts import (
+    PAYOUT_COLUMNS,
+    control_file_name,
+    other_payout_files,
+    payout_file_name,
+)
 
 FILE = "docs/rules.md §5 payout file"
 PAYOUT = "docs/rules.md §4 payout"
@@ -152,8 +157,7 @@ def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfi
                      ("payout_id",))]
     if not set(PAYOUT_COLUMNS) <= set(staged.columns):
         return batches
-    published = sorted(str(p) for p in (Path(exports) / "payouts").glob(
-        f"payouts_{config.campaign_id}_*.csv") if p.name != name)
+    published = [str(p) for p in other_payout_files(Path(exports) / "payouts", config, ds)]
     ids = staged.select("payout_id", F.lit(f"staged {name}").alias("file"))
     if published:
         ids = ids.unionByName(_read_payout_files(spark, published).select(

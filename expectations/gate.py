@@ -64,9 +64,10 @@ def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
     return workdir / "lake" / "dq_results" / f"ds={ds.isoformat()}" / f"{stage}.parquet"
 
 
-# The checkpoints this process has registered, by work directory, suite and keys: a
-# suite that has not changed is not written to the GX project again on the next date.
-_REGISTERED: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
+# The checkpoints this process has registered, by work directory, suite, keys and data
+# source: a suite that has not changed is not written to the GX project again on the
+# next date.
+_REGISTERED: dict[tuple[str, str, tuple[str, ...], str], tuple[Any, Any]] = {}
 
 
 def _registered(context: Any, workdir: Path, batch: Batch) -> tuple[Any, Any]:

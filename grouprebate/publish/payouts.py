@@ -83,16 +83,18 @@ def control_file_name(file_name: str) -> str:
     return f"{file_name}.control.json"
 
 
+def other_payout_files(folder: Path, config: CampaignConfig, ds: dt.date) -> list[Path]:
+    """The campaign's payout files in folder of every date but ds, by name."""
+    own = payout_file_name(config, ds)
+    return [path for path in sorted(folder.glob(f"payouts_{config.campaign_id}_*.csv"))
+            if path.name != own]
+
+
 def _refuse_payouts_in_other_files(
     folder: Path, config: CampaignConfig, ds: dt.date, payout_ids: set[str]
 ) -> None:
     """Exactly once: no payout may already sit in another day's file."""
-    if not folder.is_dir():
-        return
-    own = payout_file_name(config, ds)
-    for path in sorted(folder.glob(f"payouts_{config.campaign_id}_*.csv")):
-        if path.name == own:
-            continue
+    for path in other_payout_files(folder, config, ds):
         with path.open(newline="", encoding="utf-8") as handle:
             already = {row["payout_id"] for row in csv.DictReader(handle)} & payout_ids
         if already:
