@@ -25,8 +25,10 @@ Every task reads and overwrites what belongs to its ds only, so any date can be
 re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
 `GROUPREBATE_CONFIG`; Spark from the Airflow connection `spark_grouprebate`
 (Spark Connect or a master URL). The rules live in `spark_jobs/` and `dbt/`, the quality
-suites in `expectations/`. A gate fails at once, without retries (the data will not
-change by waiting), and stops everything downstream of it for that date.
+suites in `expectations/`. A failure waiting cannot fix (a broken gate, a conflict with
+what was published, a bad config: `grouprebate.errors.PermanentError`) fails its task at
+once, retries or not, and stops everything downstream of it for that date; any other
+error (a lost Spark connection, a full disk) keeps the task's retries.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import os
 
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
-from grouprebate.alerts import notify_failure
+from grouprebate.alerts import fails_fast, notify_failure
 from grouprebate.calendar import (
     EXPORT_PAYOUTS,
     PUBLISH_DRAW_AUDIT,
@@ -101,6 +103,7 @@ def grouprebate_campaign():
         return partition_arrived(RunPaths.from_env().landing, _ds(logical_date))
 
     @task.pyspark(conn_id=SPARK_CONN_ID)
+    @fails_fast
     def ingest_landing(spark=None, logical_date=None) -> None:
         from grouprebate.paths import RunPaths
         from spark_jobs.ingest_landing import ingest
@@ -111,6 +114,7 @@ def grouprebate_campaign():
                _ds(logical_date))
 
     @task.pyspark(conn_id=SPARK_CONN_ID)
+    @fails_fast
     def attribute_orders(spark=None, logical_date=None) -> str:
         from grouprebate.paths import RunPaths
         from spark_jobs.attribute_orders import attribute
@@ -119,14 +123,16 @@ def grouprebate_campaign():
         paths = RunPaths.from_env()
         return attribute(configure(spark), str(paths.lake), CONFIG, _ds(logical_date))
 
-    @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
+    @task.pyspark(conn_id=SPARK_CONN_ID)
+    @fails_fast
     def check_landing(spark=None, logical_date=None) -> str:
         from expectations.landing import landing_batches
 
         return _gate("landing", spark, logical_date, lambda session, paths, ds: landing_batches(
             session, str(paths.lake), CONFIG, ds))
 
-    @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
+    @task.pyspark(conn_id=SPARK_CONN_ID)
+    @fails_fast
     def check_attribution(spark=None, logical_date=None) -> str:
         from expectations.attribution import attribution_batches
 
@@ -135,6 +141,7 @@ def grouprebate_campaign():
                          session, str(paths.lake), CONFIG, ds))
 
     @task
+    @fails_fast
     def build_marts(logical_date=None) -> None:
         from grouprebate.calendar import phase
         from grouprebate.paths import RunPaths
@@ -146,7 +153,8 @@ def grouprebate_campaign():
         build(config, ds, paths.lake, warehouse=paths.warehouse, unit_tests=False,
               extra_args=["--no-write-json"])
 
-    @task(retries=0)
+    @task
+    @fails_fast
     def check_marts(logical_date=None) -> str:
         from expectations.gate import run_gate
         from expectations.marts import STAGE, marts_batches
@@ -163,6 +171,7 @@ def grouprebate_campaign():
         return steps_for(CONFIG, _ds(logical_date))
 
     @task(task_id=PUBLISH_SEED_DIGEST)
+    @fails_fast
     def publish_seed_digest() -> str:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.draw import publish_seed_digest as publish
@@ -170,6 +179,7 @@ def grouprebate_campaign():
         return str(publish(load_config(config_path()), RunPaths.from_env().exports))
 
     @task(task_id=PUBLISH_DRAW_AUDIT)
+    @fails_fast
     def publish_draw_audit() -> str:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.draw import publish_draw_audit as publish
@@ -180,6 +190,7 @@ def grouprebate_campaign():
                            paths.exports))
 
     @task(task_id=PUBLISH_WINNER_LIST)
+    @fails_fast
     def publish_winner_list() -> str:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.winner_list import publish_winner_list as publish
@@ -191,6 +202,7 @@ def grouprebate_campaign():
                            paths.exports))
 
     @task(task_id=EXPORT_PAYOUTS)
+    @fails_fast
     def export_payouts(logical_date=None) -> dict:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.payouts import stage_payouts
@@ -200,7 +212,8 @@ def grouprebate_campaign():
         return stage_payouts(duckdb_query(paths.warehouse), CONFIG, _ds(logical_date),
                              paths.staging, paths.exports)
 
-    @task.pyspark(conn_id=SPARK_CONN_ID, retries=0)
+    @task.pyspark(conn_id=SPARK_CONN_ID)
+    @fails_fast
     def check_exports(spark=None, logical_date=None) -> str:
         from expectations.exports import export_batches
 
@@ -208,6 +221,7 @@ def grouprebate_campaign():
             session, str(paths.staging), str(paths.exports), CONFIG, ds))
 
     @task
+    @fails_fast
     def publish_payouts(logical_date=None) -> dict:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.payouts import publish_payouts as publish

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations.context import PANDAS_SOURCE, SPARK_SOURCE, quality_context
+from grouprebate.errors import PermanentError
 
 SAMPLE_SIZE = 5
 # A failed expectation of this severity fails the gate; a lower one ("warning") is
@@ -31,7 +32,7 @@ RESULT_COLUMNS = {
 }
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(PermanentError):
     """A stage's data breaks an expectation: nothing downstream may read it."""
 
 

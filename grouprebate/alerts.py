@@ -1,11 +1,14 @@
-"""Failure notification: one line in the log, and a webhook post when one is configured."""
+"""How a task fails: at once on an error waiting cannot fix, and loudly (one line in the
+log, and a webhook post when one is configured)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -38,3 +41,23 @@ def notify_failure(context: dict[str, Any]) -> None:
             pass
     except OSError as exc:
         log.warning("could not post the failure to %s: %s", WEBHOOK_ENV, exc)
+
+
+def fails_fast(task_function: Callable[..., Any]) -> Callable[..., Any]:
+    """Fail the task at once, retries or not, on an error waiting cannot fix (a broken
+    gate, a conflict with what was published, a bad config); every other error keeps
+    the task's retries. Wraps a TaskFlow function, under its `@task` decorator."""
+    from grouprebate.config import ConfigError
+    from grouprebate.errors import PermanentError
+
+    @functools.wraps(task_function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return task_function(*args, **kwargs)
+        except (PermanentError, ConfigError) as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+    run.fails_fast = True
+    return run

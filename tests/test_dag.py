@@ -10,7 +10,11 @@ import zoneinfo
 
 import pytest
 
+from expectations.gate import QualityGateFailed
+from grouprebate.alerts import fails_fast
+from grouprebate.config import ConfigError
 from grouprebate.paths import REPO_ROOT
+from grouprebate.publish.files import PublishedFileConflict
 
 DAG_FOLDER = REPO_ROOT / "dags"
 
@@ -69,11 +73,37 @@ def test_tasks_retry_with_backoff_and_report_failures(dag):
                               else [task.on_failure_callback])
 
 
-def test_quality_gates_fail_at_once_without_retries(dag):
-    for task_id in ("check_landing", "check_attribution", "check_marts", "check_exports"):
-        task = dag.get_task(task_id)
-        assert task.retries == 0
-        assert task.depends_on_past
+def test_every_working_task_fails_fast_on_a_permanent_error(dag):
+    """A gate, a publish step or a Spark job that meets an error waiting cannot fix fails
+    without using its retries; only the sensor and the branch have nothing to fail on."""
+    waiting = {"wait_for_landing", "choose_calendar_steps"}
+    for task in dag.tasks:
+        wrapped = getattr(task.python_callable, "fails_fast", False)
+        assert wrapped is (task.task_id not in waiting), task.task_id
+    assert dag.get_task("check_landing").depends_on_past
+
+
+@pytest.mark.parametrize("error", [
+    QualityGateFailed("landing gate failed"), PublishedFileConflict("would change"),
+    ConfigError("draw.seed_env: not set"),
+])
+def test_fails_fast_fails_the_task_without_retries(error):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    def task_body(logical_date=None):
+        raise error
+
+    with pytest.raises(AirflowFailException, match=type(error).__name__) as failed:
+        fails_fast(task_body)(logical_date=None)
+    assert failed.value.__cause__ is error
+
+
+def test_fails_fast_keeps_retries_for_errors_that_may_pass():
+    def task_body():
+        raise ConnectionError("Spark Connect went away")
+
+    with pytest.raises(ConnectionError):
+        fails_fast(task_body)()
 
 
 def test_spark_tasks_use_the_spark_connection(dag):

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from grouprebate.config import CampaignConfig
+from grouprebate.errors import PermanentError
 
 
-class PublishedFileConflict(RuntimeError):
+class PublishedFileConflict(PermanentError):
     """A file that was already published would change."""
 
 
