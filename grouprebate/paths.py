@@ -10,10 +10,32 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "config" / "xhq-2018.yaml"
 
 
+class PathError(ValueError):
+    """A landing zone or work directory a run must not use; the message says why."""
+
+
 @dataclass(frozen=True)
 class RunPaths:
     landing: Path
     workdir: Path
+
+    @classmethod
+    def checked(cls, landing: Path | str, workdir: Path | str) -> RunPaths:
+        """Both resolved (symlinks and `..` followed), the landing zone an existing folder,
+        and neither inside the other: a work directory in the landing zone would have its
+        own files read as arrivals, a landing zone in the lake would be rewritten by it."""
+        landing, workdir = Path(landing).resolve(), Path(workdir).resolve()
+        if not landing.is_dir():
+            raise PathError(f"{landing}: landing zone not found (or not a folder)")
+        if workdir.exists() and not workdir.is_dir():
+            raise PathError(f"{workdir}: the work directory is a file")
+        if workdir == landing or workdir.is_relative_to(landing):
+            raise PathError(f"{workdir}: the work directory must not be inside the landing "
+                            f"zone {landing}")
+        if landing.is_relative_to(workdir):
+            raise PathError(f"{landing}: the landing zone must not be inside the work "
+                            f"directory {workdir}")
+        return cls(landing, workdir)
 
     @property
     def lake(self) -> Path:
@@ -44,7 +66,7 @@ class RunPaths:
             raise RuntimeError(
                 f"set {' and '.join(missing)} to the landing zone and the work directory"
             )
-        return cls(Path(os.environ["GROUPREBATE_LANDING"]), Path(os.environ["GROUPREBATE_WORKDIR"]))
+        return cls.checked(os.environ["GROUPREBATE_LANDING"], os.environ["GROUPREBATE_WORKDIR"])
 
 
 def config_path() -> Path:
