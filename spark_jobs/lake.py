@@ -6,19 +6,30 @@ Layout under the lake root (all Parquet, partitioned by the run/arrival date ds)
     ingest_report/ds=...           per-source counts of one ingest run
     attribution/<table>/ds=...     the attribution job's tables as of ds; the
                                    partition of the draw date is the frozen snapshot
+    <table>/_staging/, _trash/     uncommitted writes and replaced partitions (see commit)
 Every job writes every table it owns for its ds, empty when there is nothing,
 so a reader never meets a missing table or partition.
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
+
+# Hidden folders beside a table's ds=... partitions. Spark's partition discovery skips
+# names starting with "_" (without "="), and the data sits two levels down, out of reach
+# of the one-level `<table>/*/*.parquet` globs dbt and the loaders read.
+STAGING = "_staging"
+TRASH = "_trash"
 
 
 def partition_path(root: str | Path, table: str, ds: dt.date) -> str:
@@ -27,6 +38,10 @@ def partition_path(root: str | Path, table: str, ds: dt.date) -> str:
 
 def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date) -> None:
     """Replace exactly one ds partition of a table; re-running a day is therefore safe.
+
+    Spark writes into a staging folder, and only the finished folder is renamed into the
+    partition's place (commit): a crash never leaves part of a partition to be read.
+    root is a local or shared POSIX path, as the commit renames in this process.
 
     Files are sized for the data (one file for a small day, ~advisory-size files for a
     large one) instead of one per shuffle partition, which later scans of the whole
@@ -37,7 +52,72 @@ def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date
     """
     adaptive = df.sparkSession.conf.get("spark.sql.adaptive.enabled") == "true"
     sized = df.hint("rebalance") if adaptive else df.coalesce(1)
-    sized.write.mode("overwrite").parquet(partition_path(root, table, ds))
+    clear_leftovers(root, table, ds)
+    staged = Path(root, table, STAGING, f"{ds.isoformat()}-{uuid.uuid4().hex}")
+    try:
+        sized.write.mode("errorifexists").parquet(str(staged))
+        commit(staged, Path(partition_path(root, table, ds)))
+    except Exception:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+
+
+def clear_leftovers(root: str | Path, table: str, ds: dt.date) -> None:
+    """Delete what a killed write of this partition left in _staging and _trash.
+
+    Only this ds: a write of another partition of the table may be running.
+    """
+    for folder in (STAGING, TRASH):
+        for leftover in Path(root, table, folder).glob(f"{ds.isoformat()}-*"):
+            shutil.rmtree(leftover)
+
+
+def commit(staged: Path, final: Path) -> None:
+    """Make the staged folder the partition: one atomic exchange where Linux offers it.
+
+    Elsewhere (another OS, a filesystem without RENAME_EXCHANGE such as NFS) the old
+    partition is renamed into _trash and the staged one into its place: a crash between
+    the two renames leaves the partition absent, never half-written, until the next
+    write of the day.
+    """
+    if _exchange(staged, final):
+        shutil.rmtree(staged)  # now the old partition
+        return
+    trash = final.parent / TRASH / staged.name
+    if final.exists():
+        trash.parent.mkdir(exist_ok=True)
+        final.rename(trash)
+    try:
+        staged.rename(final)
+    except OSError:
+        if trash.exists():
+            trash.rename(final)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _load_renameat2():
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux/glibc
+        return None
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint)
+    renameat2.restype = ctypes.c_int
+    return renameat2
+
+
+_RENAMEAT2 = _load_renameat2()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (renameat2); False when it cannot, and the
+    caller falls back to plain renames (which raise any real error themselves)."""
+    if _RENAMEAT2 is None:
+        return False
+    return _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b),
+                      _RENAME_EXCHANGE) == 0
 
 
 def overwrite_partitions(tables: Mapping[str, DataFrame], root: str | Path, ds: dt.date) -> None:
