@@ -41,15 +41,24 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# `grouprebate run` refused because another run holds the work directory: nothing was
+# done, so a scheduler may simply try again later.
+EXIT_WORKDIR_IN_USE = 3
+
+
 def _run(args: argparse.Namespace) -> int:
     from grouprebate.local.connect_server import ConnectServerFailed
+    from grouprebate.local.locks import WorkdirInUse
     from grouprebate.local.run import RunFailed, run_campaign, summarize
 
     through = dt.date.fromisoformat(args.through) if args.through else None
     start = dt.date.fromisoformat(args.start) if args.start else None
     try:
         results = run_campaign(Path(args.landing), Path(args.config), Path(args.workdir),
-                               through=through, start=start)
+                               through=through, start=start, rerun=args.rerun)
+    except WorkdirInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_WORKDIR_IN_USE
     except (RunFailed, ConnectServerFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -74,15 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
     val.set_defaults(func=_validate)
 
-    run = sub.add_parser("run", help="run the nightly DAG locally over every calendar date")
+    run = sub.add_parser("run", help="run the nightly DAG locally over the calendar dates, "
+                                     "resuming after the last date that succeeded")
     run.add_argument("--landing", required=True, help="landing zone directory")
     run.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
     run.add_argument("--workdir", required=True,
                      help="where Airflow, the lake, the warehouse and the exports live")
     run.add_argument("--from", dest="start",
-                     help="first run date YYYY-MM-DD (default: calendar start); earlier "
-                          "dates must have run before")
+                     help="first run date YYYY-MM-DD: runs exactly --from..--through, dates "
+                          "that succeeded included; earlier dates must have run before "
+                          "(default: the first date not yet successful)")
     run.add_argument("--through", help="last run date YYYY-MM-DD (default: calendar end)")
+    run.add_argument("--rerun", action="store_true",
+                     help="run every date again, those that succeeded included")
     run.set_defaults(func=_run)
     return parser
 

@@ -8,6 +8,7 @@ on a small machine (docs/orchestration.md explains each).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from grouprebate.local.locks import NoFreePort, reserve_port
+
 CONNECT_PORT = int(os.environ.get("GROUPREBATE_CONNECT_PORT", "15002"))
+# Set on the server's command line so a later run can tell its own leftover server
+# from another work directory's (leftover_servers).
+WORKDIR_CONF = "spark.grouprebate.workdir"
 
 
 class ConnectServerFailed(RuntimeError):
@@ -73,12 +79,15 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
     spark_home = Path(pyspark.__file__).parent
     logs = workdir / "spark-logs"
     env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOG_DIR": str(logs),
-           "SPARK_PID_DIR": str(logs), "PYSPARK_PYTHON": sys.executable,
-           "SPARK_IDENT_STRING": f"grouprebate-{port}"}
-    if _port_open(port):
-        raise ConnectServerFailed(
-            f"port {port} is taken; set GROUPREBATE_CONNECT_PORT to a free port")
+           "SPARK_PID_DIR": str(logs), "PYSPARK_PYTHON": sys.executable}
+    try:
+        reservation = reserve_port(port)
+    except NoFreePort as exc:
+        raise ConnectServerFailed(str(exc)) from None
+    port = reservation.port
+    env = {**env, "SPARK_IDENT_STRING": f"grouprebate-{port}"}
     conf = {
+        WORKDIR_CONF: str(workdir.resolve()),
         "spark.connect.grpc.binding.port": str(port),
         "spark.ui.enabled": "false",
         "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
@@ -108,8 +117,10 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
     args = [str(spark_home / "sbin" / "start-connect-server.sh")]
     for key, value in conf.items():
         args += ["--conf", f"{key}={value}"]
+    # The server inherits the port's lock: the port stays reserved while it lives, even
+    # if this process is killed and the server outlives it.
     starting = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, pass_fds=(reservation.fd,))
     try:
         yield ConnectServer(port, starting, logs)
     finally:
@@ -120,3 +131,42 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         deadline = time.monotonic() + 60  # the script returns before the JVM has exited
         while _port_open(port) and time.monotonic() < deadline:
             time.sleep(0.5)
+        reservation.release()
+
+
+def _command_line(pid: int) -> str:
+    """The command line of a live process; empty once it has ended (or is a zombie)."""
+    done = subprocess.run(["ps", "-ww", "-o", "stat=,args=", "-p", str(pid)],
+                          capture_output=True, text=True)
+    stat, _, args = done.stdout.strip().partition(" ")
+    return "" if not stat or stat.startswith("Z") else args.strip()
+
+
+def leftover_servers(workdir: Path) -> list[tuple[Path, int | None]]:
+    """The pid files a server of this work directory left in spark-logs/, each with its pid
+    if that process still runs and is this work directory's server (None otherwise)."""
+    marker = f"{WORKDIR_CONF}={workdir.resolve()}"
+    found = []
+    for pid_file in sorted((workdir / "spark-logs").glob("spark-*SparkConnectServer*.pid")):
+        text = pid_file.read_text().strip()
+        pid = int(text) if text.isdigit() else None
+        alive = pid is not None and f"{marker} " in f"{_command_line(pid)} "
+        found.append((pid_file, pid if alive else None))
+    return found
+
+
+def stop_leftover_servers(workdir: Path, timeout: float = 30) -> list[int]:
+    """Stop the Spark Connect servers a killed run of this work directory left running
+    (they hold their port and their lock); returns their pids. Others are left alone."""
+    stopped = []
+    for pid_file, pid in leftover_servers(workdir):
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _command_line(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _command_line(pid):
+                os.kill(pid, signal.SIGKILL)
+            stopped.append(pid)
+        pid_file.unlink(missing_ok=True)
+    return stopped

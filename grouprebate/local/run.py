@@ -22,7 +22,14 @@ from pathlib import Path
 
 from grouprebate.calendar import logical_date_of
 from grouprebate.config import CampaignConfig, load_config
-from grouprebate.local.connect_server import spark_connect_server
+from grouprebate.local.connect_server import spark_connect_server, stop_leftover_servers
+from grouprebate.local.locks import workdir_locked
+from grouprebate.local.resume import (
+    fail_interrupted_runs,
+    plan_dates,
+    remove_temporary_files,
+    succeeded_dates,
+)
 from grouprebate.local.timings import TIMINGS_FILE, DateResult, busiest_tasks, write_timings
 from grouprebate.paths import REPO_ROOT, RunPaths
 
@@ -39,8 +46,13 @@ def local_shuffle_partitions() -> str:
     return os.environ.get("SPARK_SHUFFLE_PARTITIONS", str(os.cpu_count() or 2))
 
 
-def airflow_env(paths: RunPaths, config_file: Path, spark_conn: dict) -> dict[str, str]:
-    """Environment for a self-contained local Airflow: its home, DB and the DAG's inputs."""
+SPARK_CONN_VAR = "AIRFLOW_CONN_SPARK_GROUPREBATE"
+MIGRATED_MARKER = ".db-migrated"
+
+
+def airflow_env(paths: RunPaths, config_file: Path) -> dict[str, str]:
+    """Environment for a self-contained local Airflow: its home, DB and the DAG's inputs
+    (the Spark connection is added once the server has its port)."""
     home = paths.airflow_home
     return {
         "AIRFLOW_HOME": str(home),
@@ -49,7 +61,6 @@ def airflow_env(paths: RunPaths, config_file: Path, spark_conn: dict) -> dict[st
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("GROUPREBATE_LOG_LEVEL", "WARNING"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW_CONN_SPARK_GROUPREBATE": json.dumps(spark_conn),
         "GROUPREBATE_LANDING": str(paths.landing),
         "GROUPREBATE_WORKDIR": str(paths.workdir),
         "GROUPREBATE_CONFIG": str(config_file),
@@ -71,7 +82,7 @@ def airflow_env(paths: RunPaths, config_file: Path, spark_conn: dict) -> dict[st
 def _db_migrating(env: dict[str, str]) -> Iterator[None]:
     """Create Airflow's metadata DB once per work directory, in a subprocess that runs
     while the caller parses the dbt project; the migration is waited for on exit."""
-    marker = Path(env["AIRFLOW_HOME"]) / ".db-migrated"
+    marker = Path(env["AIRFLOW_HOME"]) / MIGRATED_MARKER
     if marker.exists():
         yield
         return
@@ -147,9 +158,9 @@ def _listening(*listeners) -> Iterator[None]:
 def _parse_dbt_project(config: CampaignConfig, ds: dt.date, paths: RunPaths) -> None:
     """Parse the dbt project for the run now, while the Spark server's JVM comes up,
     rather than in the first date's build (the parse is kept for every later date)."""
-    from grouprebate.warehouse.dbt_runner import dbt_env, parsed_manifest
+    from grouprebate.warehouse.dbt_runner import build_env, parsed_manifest
 
-    parsed_manifest(config, ds, dbt_env(paths.lake, paths.warehouse))
+    parsed_manifest(config, ds, build_env(paths.lake, paths.warehouse))
 
 
 def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
@@ -166,13 +177,39 @@ def _run_date(dag, config: CampaignConfig, ds: dt.date) -> DateResult:
     return result
 
 
+def _resume_point(paths: RunPaths, config: CampaignConfig, env: dict[str, str],
+                  start: dt.date | None, through: dt.date | None,
+                  rerun: bool) -> list[dt.date]:
+    """Clear what a killed run left behind, then the dates this run must run."""
+    for pid in stop_leftover_servers(paths.workdir):
+        print(f"stopped the Spark Connect server (pid {pid}) a killed run left running",
+              flush=True)
+    for path in remove_temporary_files(paths):
+        print(f"removed {path}, left half-written by a killed run", flush=True)
+    succeeded: set[dt.date] = set()
+    if (Path(env["AIRFLOW_HOME"]) / MIGRATED_MARKER).exists():
+        _use_airflow_home()
+        for ds in fail_interrupted_runs(config):
+            print(f"ds={ds}: its DAG run was interrupted; marked failed", flush=True)
+        succeeded = succeeded_dates(config)
+    dates, skipped = plan_dates(config.calendar(), succeeded, start=start, through=through,
+                                rerun=rerun)
+    if skipped:
+        print(f"skipping {len(skipped)} dates that already succeeded: {skipped[0]} to "
+              f"{skipped[-1]} (--rerun runs them again)", flush=True)
+    return dates
+
+
 def run_campaign(landing: Path, config_file: Path, workdir: Path,
                  through: dt.date | None = None,
-                 start: dt.date | None = None) -> list[DateResult]:
+                 start: dt.date | None = None,
+                 rerun: bool = False) -> list[DateResult]:
     """Run the calendar dates from `start` through `through`, in order; stop at a failure.
 
-    Dates run before `start` are expected to have run already (a re-run of one
-    date is start = through = that date).
+    Without `start` the run resumes: it skips the dates up to the first one whose DAG
+    run has not succeeded (plan_dates); `rerun` runs them all. Dates before `start` are
+    expected to have run already (a re-run of one date is start = through = that date).
+    Only one run at a time may use a work directory (workdir_locked).
     """
     from grouprebate.local.run_session import RunSession
 
@@ -180,36 +217,40 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
     paths = RunPaths(landing.resolve(), workdir.resolve())
     if not paths.landing.is_dir():
         raise RunFailed(f"{paths.landing}: landing zone not found")
-    dates = [d for d in config.calendar()
-             if (through is None or d <= through) and (start is None or d >= start)]
-    if not dates:
+    if not [d for d in config.calendar()
+            if (through is None or d <= through) and (start is None or d >= start)]:
         raise RunFailed(f"no calendar date between {start} and {through} "
                         f"(the calendar is {config.calendar_start} to {config.calendar_end})")
-    paths.workdir.mkdir(parents=True, exist_ok=True)
     results: list[DateResult] = []
-    with _environ_restored(), spark_connect_server(paths.workdir) as server:
-        env = airflow_env(paths, config_file.resolve(), server.conn)
+    with _environ_restored(), workdir_locked(paths.workdir):
+        env = airflow_env(paths, config_file.resolve())
         os.environ.update(env)
-        with _db_migrating(env):
-            _parse_dbt_project(config, dates[0], paths)
-        _use_airflow_home()
-        dag = load_dag()
-        server.wait_ready()
-        with RunSession(server.remote) as session, \
-                _listening(_progress_listener(), session.listener):
-            for i, ds in enumerate(dates, 1):
-                print(f"[{i}/{len(dates)}] ds={ds}", flush=True)
-                result = _run_date(dag, config, ds)
-                results.append(result)
-                write_timings(paths.workdir / TIMINGS_FILE, results)
-                print(f"    {result.breakdown()}", flush=True)
-                if result.state != "success":
-                    failed = [t for t, (s, _) in result.tasks.items() if s == "failed"]
-                    raise RunFailed(
-                        f"ds={ds} failed at {', '.join(failed) or 'an unknown task'}; logs "
-                        f"under {paths.airflow_home / 'logs'}; fix the cause and re-run "
-                        f"(dates before {ds} are kept)"
-                    )
+        dates = _resume_point(paths, config, env, start, through, rerun)
+        if not dates:
+            print("nothing to run", flush=True)
+            return results
+        with spark_connect_server(paths.workdir) as server:
+            os.environ[SPARK_CONN_VAR] = json.dumps(server.conn)
+            with _db_migrating(env):
+                _parse_dbt_project(config, dates[0], paths)
+            _use_airflow_home()
+            dag = load_dag()
+            server.wait_ready()
+            with RunSession(server.remote) as session, \
+                    _listening(_progress_listener(), session.listener):
+                for i, ds in enumerate(dates, 1):
+                    print(f"[{i}/{len(dates)}] ds={ds}", flush=True)
+                    result = _run_date(dag, config, ds)
+                    results.append(result)
+                    write_timings(paths.workdir / TIMINGS_FILE, results)
+                    print(f"    {result.breakdown()}", flush=True)
+                    if result.state != "success":
+                        failed = [t for t, (s, _) in result.tasks.items() if s == "failed"]
+                        raise RunFailed(
+                            f"ds={ds} failed at {', '.join(failed) or 'an unknown task'}; "
+                            f"logs under {paths.airflow_home / 'logs'}; fix the cause and "
+                            f"run again: it resumes at {ds} (dates before it are kept)"
+                        )
     return results
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -91,6 +92,40 @@ def dbt_env(
 
 
 _TEMP_DBT_DIRS: dict[str | None, Path] = {}
+DUCKDB_SIDE_FILES = (".wal",)
+
+
+def building_dir(warehouse: str | Path) -> Path:
+    """Where a DuckDB build writes its copy of the warehouse before it replaces the file.
+
+    Beside the file, so the swap is a rename within one file system; the copy keeps the
+    file's name, since DuckDB names the database (and dbt every relation) after it.
+    """
+    path = Path(warehouse).resolve()
+    return path.parent / f".{path.name}.building"
+
+
+@contextmanager
+def _built_aside(warehouse: Path) -> Iterator[Path]:
+    """A copy of the warehouse to build in, put in place of the file in one rename when
+    the build succeeds: readers see the marts of the last successful build, whole, never
+    a build half done. A failed or killed build leaves the file as it was."""
+    folder = building_dir(warehouse)
+    shutil.rmtree(folder, ignore_errors=True)  # a killed build's copy and its WAL
+    folder.mkdir(parents=True)
+    building = folder / warehouse.name
+    for suffix in ("", *DUCKDB_SIDE_FILES):
+        source = warehouse.with_name(warehouse.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, building.with_name(building.name + suffix))
+    try:
+        yield building
+        if building.exists():
+            os.replace(building, warehouse)
+            for suffix in DUCKDB_SIDE_FILES:
+                warehouse.with_name(warehouse.name + suffix).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def dbt_work_dir(warehouse: str | Path | None, schema_prefix: str | None = None) -> Path:
@@ -263,21 +298,39 @@ def build(
     (AFTER_DRAW_TAG before the freeze, FROZEN_TAG from it on), and the tests that read
     nothing else. Any other build is whole.
 
+    On DuckDB the build runs in a copy of the file that replaces it only when the build
+    succeeds (_built_aside): the marts readers see are always those of one whole build.
+
     dbt writes its target/ and logs/ under `dbt_dir`, by default beside the DuckDB file
     (dbt_work_dir); on the postgres target, by default in a temporary directory.
     """
     if target == "duckdb":
-        path = Path(warehouse or DEFAULT_WAREHOUSE)
+        path = Path(warehouse or DEFAULT_WAREHOUSE).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        warehouse = path
-    else:
-        from grouprebate.warehouse.postgres_load import (
-            load_lake_into_postgres,
-            schema_prefix_from_env,
-        )
+        with _built_aside(path) as building:
+            return _build(config, ds, lake, target, building, schema_prefix, extra_args,
+                          manifest, unit_tests, dbt_dir or dbt_work_dir(path))
+    from grouprebate.warehouse.postgres_load import (
+        load_lake_into_postgres,
+        schema_prefix_from_env,
+    )
 
-        schema_prefix = schema_prefix_from_env() if schema_prefix is None else schema_prefix
-        load_lake_into_postgres(lake, schema_prefix=schema_prefix)
+    schema_prefix = schema_prefix_from_env() if schema_prefix is None else schema_prefix
+    load_lake_into_postgres(lake, schema_prefix=schema_prefix)
+    return _build(config, ds, lake, target, None, schema_prefix, extra_args, manifest,
+                  unit_tests, dbt_dir)
+
+
+def build_env(lake: str | Path, warehouse: str | Path) -> dict[str, str]:
+    """The dbt environment of a DuckDB build() of this warehouse (it builds in a copy):
+    a parse made with it serves the builds (parsed_manifest)."""
+    path = Path(warehouse).resolve()
+    return dbt_env(lake, building_dir(path) / path.name, dbt_dir=dbt_work_dir(path))
+
+
+def _build(config: CampaignConfig, ds: dt.date, lake: str | Path, target: str,
+           warehouse: Path | None, schema_prefix: str | None, extra_args: Sequence[str],
+           manifest: Any, unit_tests: bool, dbt_dir: str | Path | None) -> Any:
     env = dbt_env(lake, warehouse, target, schema_prefix, dbt_dir)
     from_freeze = phase(config, ds).has_drawn
     run_key = _run_key(env) if not _SELECTING.intersection(extra_args) else None
