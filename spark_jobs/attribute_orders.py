@@ -4,9 +4,10 @@
 
 Reads every lake partition up to ds. Before the freeze it writes the
 standings as of ds; the run whose ds is the date of draw_open writes the
-frozen snapshot (its partition, guarded by a digest manifest so a different
-re-run fails instead of overwriting it); later runs leave that snapshot alone
-and only refresh memberships, orphans and the late-arrivals list.
+frozen snapshot (its partitions, then a digest manifest that commits them:
+a re-run leaves a committed snapshot alone when it computes the same and fails
+when it does not); later runs leave that snapshot alone and only refresh
+memberships, orphans and the late-arrivals list.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from pyspark.sql import functions as F
 from grouprebate.calendar import Phase, phase
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES
+from grouprebate.publish.files import json_bytes, replace_atomically
 from spark_jobs.contract_columns import record_schema
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import materialized, overwrite_partitions, read_partitions
+from spark_jobs.lake import materialized, overwrite_partitions, partition_path, read_partitions
 from spark_jobs.transforms.attribution import (
     attribute_orders,
     contributions,
@@ -79,21 +81,32 @@ def table_digest(df: DataFrame) -> str:
     return f"{result['n']}:{result['h'] or 0}"
 
 
-def check_freeze(results: dict[str, DataFrame], lake: str) -> dict[str, str]:
-    """Digests of the freeze run's tables; refuses results that differ from published ones.
+def check_freeze(results: dict[str, DataFrame], lake: str, ds: dt.date) -> dict[str, str] | None:
+    """Digests of the freeze run's tables to commit, or None when they are committed already.
 
-    The freeze partition (ds = date of draw_open) is the published snapshot:
-    an identical re-run may rewrite it, a different one must not.
+    The manifest is the snapshot's commit marker, written after the frozen partitions:
+    without it those partitions are an unfinished freeze and are written again; with it
+    they are published, never rewritten, and different results raise instead.
     """
     digests = {name: table_digest(results[name]) for name in FROZEN_TABLES}
     manifest = Path(lake) / FREEZE_MANIFEST
-    if manifest.exists() and json.loads(manifest.read_text()) != digests:
+    if not manifest.exists():
+        return digests
+    if json.loads(manifest.read_text()) != digests:
         raise FrozenSnapshotConflict(
             f"the freeze run's results differ from the snapshot published in {manifest}; "
             "published pools never change. Investigate the landing partitions up to the "
             "draw date, or archive the snapshot deliberately before re-freezing."
         )
-    return digests
+    missing = [name for name in FROZEN_TABLES
+               if not Path(partition_path(f"{lake}/attribution", name, ds)).is_dir()]
+    if missing:
+        raise FrozenSnapshotConflict(
+            f"{manifest} commits the frozen snapshot of ds={ds}, but the partitions of "
+            f"{', '.join(missing)} are gone. Restore them from a backup, or archive the "
+            "manifest and the snapshot deliberately before re-freezing."
+        )
+    return None
 
 
 def write_tables(lake: str, ds: dt.date, tables: dict[str, DataFrame]) -> None:
@@ -117,13 +130,15 @@ def attribute(spark: SparkSession, lake: str, config: CampaignConfig, ds: dt.dat
         write_tables(lake, ds, outputs)
         return at.value
     results = standings(tables, intervals, p, materialized)
-    if at is Phase.FREEZE:
-        digests = check_freeze(results, lake)
-    write_tables(lake, ds, {**outputs, **results})
-    if at is Phase.FREEZE:
-        manifest = Path(lake) / FREEZE_MANIFEST
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        manifest.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+    if at is Phase.STANDINGS:
+        write_tables(lake, ds, {**outputs, **results})
+        return at.value
+    digests = check_freeze(results, lake, ds)
+    if digests is None:  # the committed snapshot holds these results: left as it is
+        write_tables(lake, ds, outputs)
+    else:  # the partitions first, then the manifest that commits them
+        write_tables(lake, ds, {**outputs, **results})
+        replace_atomically(Path(lake) / FREEZE_MANIFEST, json_bytes(digests))
     return at.value
 
 

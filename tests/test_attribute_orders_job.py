@@ -8,12 +8,21 @@ arrive the day after the freeze) is made once; each test runs the job on its own
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from spark_jobs.attribute_orders import FrozenSnapshotConflict, attribute
+from spark_jobs import attribute_orders
+from spark_jobs.attribute_orders import (
+    FREEZE_MANIFEST,
+    FROZEN_TABLES,
+    FrozenSnapshotConflict,
+    attribute,
+    table_digest,
+)
 from tests.job_fixtures import copy_lake, session_settings_kept
 from tests.lake_builders import (
     group,
@@ -53,6 +62,22 @@ def table(spark, lake, name: str, ds: dt.date) -> list[dict]:
 
 def pool(spark, lake, ds: dt.date) -> int:
     return {r["group_id"]: r["pool_fen"] for r in table(spark, lake, "group_pools", ds)}["g1"]
+
+
+def files(lake, names=FROZEN_TABLES, ds: dt.date = FREEZE) -> dict[str, tuple]:
+    """Every file of the tables' ds partitions, with its inode, mtime and content digest:
+    a file rewritten in place or replaced, even by the same bytes, shows."""
+    found = {}
+    for name in names:
+        for path in sorted(Path(lake, "attribution", name, f"ds={ds}").iterdir()):
+            stat = path.stat()
+            found[f"{name}/{path.name}"] = (stat.st_ino, stat.st_mtime_ns,
+                                            hashlib.sha256(path.read_bytes()).hexdigest())
+    return found
+
+
+class Killed(BaseException):
+    """The process dies here (a BaseException, so no `except Exception` cleanup runs)."""
 
 
 @pytest.fixture(scope="module")
@@ -95,23 +120,70 @@ def test_data_arriving_after_the_freeze_is_listed_not_applied(spark, tmp_path, c
     assert table(spark, lake, "late_arrivals", FREEZE) == []
 
 
-def test_rerunning_the_freeze_date_is_identical_and_allowed(spark, tmp_path, config,
-                                                            frozen_lake):
+def test_rerunning_the_freeze_date_leaves_the_snapshot_alone_and_refreshes_the_rest(
+        spark, tmp_path, config, frozen_lake):
+    """The committed snapshot is never rewritten, not even with the same rows; the freeze
+    date's other tables are written by every run (here a new orphan payment appears)."""
     lake = copy_lake(frozen_lake[0], tmp_path / "lake")
-    first = sorted(map(str, table(spark, lake, "group_pools", FREEZE)))
-    write_lake(spark, lake, refunds=[refund("r2", "o1", 400, "11-10 10:00", ds=D(2018, 11, 14))])
+    snapshot = files(lake)
+    manifest = (Path(lake) / FREEZE_MANIFEST).read_bytes()
+    write_lake(spark, lake,
+               refunds=[refund("r2", "o1", 400, "11-10 10:00", ds=D(2018, 11, 14))],
+               payments=[payment("p9", "o9", 70, "11-10 10:00", ds=D(2018, 11, 10))])
     assert attribute(spark, lake, config, FREEZE) == "freeze"
-    assert sorted(map(str, table(spark, lake, "group_pools", FREEZE))) == first
+    assert files(lake) == snapshot
+    assert (Path(lake) / FREEZE_MANIFEST).read_bytes() == manifest
+    assert pool(spark, lake, FREEZE) == 1000
+    assert [o["row_key"] for o in table(spark, lake, "orphans", FREEZE)] == ["p9"]
 
 
 def test_a_freeze_rerun_with_different_results_refuses_to_overwrite(spark, tmp_path, config,
                                                                      frozen_lake):
     lake = copy_lake(frozen_lake[0], tmp_path / "lake")
+    written = files(lake, (*FROZEN_TABLES, "orphans", "membership_intervals"))
+    manifest = (Path(lake) / FREEZE_MANIFEST).read_bytes()
     # Someone re-ingested an old day with a new refund: the published pools must not move.
     write_lake(spark, lake, refunds=[refund("r2", "o1", 400, "11-10 10:00", ds=D(2018, 11, 10))])
     with pytest.raises(FrozenSnapshotConflict, match="published pools never change"):
         attribute(spark, lake, config, FREEZE)
+    assert files(lake, (*FROZEN_TABLES, "orphans", "membership_intervals")) == written
+    assert (Path(lake) / FREEZE_MANIFEST).read_bytes() == manifest
     assert pool(spark, lake, FREEZE) == 1000
+
+
+def test_a_freeze_killed_before_its_manifest_is_made_again_by_the_rerun(
+        spark, tmp_path, config, base_lake, monkeypatch):
+    """The manifest commits the snapshot: partitions written without it were never
+    published, so the re-run recomputes them from the lake as it is now (a refund that
+    arrived meanwhile counts) and commits them."""
+    lake = copy_lake(base_lake, tmp_path / "lake")
+
+    def killed(path, data):
+        raise Killed
+
+    monkeypatch.setattr(attribute_orders, "replace_atomically", killed)
+    with pytest.raises(Killed):
+        attribute(spark, lake, config, FREEZE)
+    monkeypatch.undo()
+    assert not (Path(lake) / FREEZE_MANIFEST).exists()
+    assert pool(spark, lake, FREEZE) == 1000
+
+    write_lake(spark, lake, refunds=[refund("r2", "o1", 400, "11-10 10:00", ds=D(2018, 11, 10))])
+    assert attribute(spark, lake, config, FREEZE) == "freeze"
+    assert pool(spark, lake, FREEZE) == 600
+    committed = json.loads((Path(lake) / FREEZE_MANIFEST).read_text())
+    assert committed == {
+        name: table_digest(spark.read.parquet(f"{lake}/attribution/{name}/ds={FREEZE}"))
+        for name in FROZEN_TABLES}
+
+
+def test_a_committed_snapshot_with_a_partition_gone_is_refused(spark, tmp_path, config,
+                                                              frozen_lake):
+    lake = copy_lake(frozen_lake[0], tmp_path / "lake")
+    shutil.rmtree(Path(lake, "attribution", "group_pools", f"ds={FREEZE}"))
+    with pytest.raises(FrozenSnapshotConflict, match="group_pools are gone"):
+        attribute(spark, lake, config, FREEZE)
+    assert not Path(lake, "attribution", "group_pools", f"ds={FREEZE}").exists()
 
 
 def test_an_orphan_payment_waits_for_its_order(spark, tmp_path, config, base_lake):
