@@ -47,6 +47,8 @@ class CampaignConfig:
     min_eligible_share: float = 0.01
     max_eligible_share: float = 0.9
     max_capped_red_packet_share: float = 0.5
+    max_line_bytes: int = 16 * 2**20
+    max_file_bytes: int = 4 * 2**30
 
     @property
     def tz(self) -> ZoneInfo:
@@ -109,11 +111,16 @@ _SPEC: dict[str, Any] = {
     "publish": {"pseudonym_key_env": str},
     "quality": {"max_bad_row_rate": float, "min_eligible_share": float,
                 "max_eligible_share": float, "max_capped_red_packet_share": float},
+    "landing": {"max_line_bytes": int, "max_file_bytes": int},
 }
 _OPTIONAL = {"draw.seed", "draw.seed_env", "quality", "quality.max_bad_row_rate",
              "quality.min_eligible_share", "quality.max_eligible_share",
-             "quality.max_capped_red_packet_share"}
+             "quality.max_capped_red_packet_share", "landing", "landing.max_line_bytes",
+             "landing.max_file_bytes"}
 _DEFAULT_MAX_BAD_ROW_RATE = 0.01
+# Spark's JSON parser reads strings of at most 20 million characters: a longer line
+# limit would let the two readers disagree on a line.
+MAX_LINE_BYTES_CEILING = 16 * 2**20
 
 
 def _check_keys(raw: Mapping[str, Any], spec: Mapping[str, Any], prefix: str) -> None:
@@ -208,6 +215,10 @@ def _check_calendar(c: CampaignConfig) -> None:
          "quality.min_eligible_share and max_eligible_share must satisfy 0 <= min <= max <= 1"),
         (0 <= c.max_capped_red_packet_share <= 1,
          "quality.max_capped_red_packet_share must be in [0, 1]"),
+        (0 < c.max_line_bytes <= MAX_LINE_BYTES_CEILING,
+         f"landing.max_line_bytes must be between 1 and {MAX_LINE_BYTES_CEILING} (16 MiB)"),
+        (c.max_line_bytes <= c.max_file_bytes,
+         "landing.max_file_bytes must be at least landing.max_line_bytes"),
         (VERSION_RE.fullmatch(c.min_client_version) is not None,
          "min_client_version must be dotted non-negative integers like 8.1.0"),
         (c.campaign_id.strip() != "", "campaign_id must not be empty"),
@@ -260,6 +271,8 @@ def parse_config(
         **{key: values[f"quality.{key}"] for key in
            ("min_eligible_share", "max_eligible_share", "max_capped_red_packet_share")
            if f"quality.{key}" in values},
+        **{key: values[f"landing.{key}"] for key in ("max_line_bytes", "max_file_bytes")
+           if f"landing.{key}" in values},
     )
     _check_calendar(config)
     return config

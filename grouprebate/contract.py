@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,14 @@ TIMESTAMP_NO_OFFSET_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1
 VERSION_RE = re.compile(r"\d{1,9}(\.\d{1,9}){0,9}")  # up to 10 components
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FUTURE_SKEW = dt.timedelta(hours=1)
+# Limits of the JSON parser behind the Spark ingest (Jackson's defaults), so both readers
+# call the same lines unparseable: 1000 levels of nesting, minus the one the ingest wraps
+# each line in to prove it holds a single value; numbers of at most 1000 characters.
+MAX_JSON_DEPTH = 999
+MAX_NUMBER_CHARS = 1000
+BOM = b"\xef\xbb\xbf"
+# JSON's whitespace: a line of only these is blank (skipped, not a row).
+BLANK = " \t"
 
 # Field kinds
 ID, TEXT, INT, TIMESTAMP, ENUM, VERSION = "id", "text", "int", "timestamp", "enum", "version"
@@ -116,7 +125,8 @@ SOURCES: dict[str, Source] = {
 
 # Quarantine reasons: the Spark ingest job emits exactly these texts.
 REASON_UNPARSEABLE = "unparseable line: not a JSON object"
-REASON_EMPTY = "empty line"
+REASON_NOT_UTF8 = "unparseable line: not valid UTF-8"
+REASON_TOO_LONG = "line longer than landing.max_line_bytes"
 
 
 def reason_missing(field: str) -> str:
@@ -187,30 +197,117 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_CHARS:
+        raise ValueError("number too long")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError("number too long")
+    return float(text)
+
+
+def _reject_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of arrays and objects in a JSON text (brackets in strings aside)."""
+    depth = deepest = 0
+    for char in _STRING_RE.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_line(text: str) -> Any:
+    """One JSON value, or ValueError: strict JSON as the Spark ingest's parser reads it
+    (no NaN, no repeated key, no lone surrogate, bounded depth and number length)."""
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError("nested too deep")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + MAX_JSON_DEPTH)  # the decoder recurses once per level
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_int=_parse_int,
+                           parse_float=_parse_float, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    finally:
+        sys.setrecursionlimit(limit)
+    if _SURROGATE_ESCAPE_RE.search(text):
+        json.dumps(value, ensure_ascii=False).encode()  # UnicodeEncodeError is a ValueError
+    return value
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the contract makes of one line: a typed record or a reason, and whether
+    the line was an object carrying fields beyond the contract's (ignored, counted)."""
+
+    record: dict[str, Any] | None
+    reason: str | None
+    extra_fields: bool = False
+
+
 def check_line(
     source: Source, line: str, ds: dt.date, tz: dt.tzinfo
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Parse one landing line: (typed record, None) or (None, quarantine reason)."""
-    if line.strip() == "":
-        return None, REASON_EMPTY
+    checked = check_text(source, line, ds, tz)
+    return checked.record, checked.reason
+
+
+def check_text(source: Source, line: str, ds: dt.date, tz: dt.tzinfo) -> Checked:
     try:
-        obj = json.loads(line, object_pairs_hook=_no_duplicate_keys)
+        obj = parse_json_line(line)
     except ValueError:
-        return None, REASON_UNPARSEABLE
+        return Checked(None, REASON_UNPARSEABLE)
     if not isinstance(obj, dict):
-        return None, REASON_UNPARSEABLE
+        return Checked(None, REASON_UNPARSEABLE)
+    extra = not obj.keys() <= set(source.field_names)
     record: dict[str, Any] = {}
     for field in source.fields:
         value = obj.get(field.name)
         if value is None:
-            return None, reason_missing(field.name)
+            return Checked(None, reason_missing(field.name), extra)
         typed, reason = _check_value(field, value)
         if reason:
-            return None, reason
+            return Checked(None, reason, extra)
         record[field.name] = typed
     if record[source.event_time] > ds_deadline(ds, tz):
-        return None, reason_future(source.event_time)
-    return record, None
+        return Checked(None, reason_future(source.event_time), extra)
+    return Checked(record, None, extra)
+
+
+def is_blank(line: bytes) -> bool:
+    return line.strip(BLANK.encode()) == b""
+
+
+def check_raw_line(
+    source: Source, raw: bytes, first: bool, ds: dt.date, tz: dt.tzinfo
+) -> Checked | None:
+    """One physical line of a file as both readers judge it, or None for a blank line.
+
+    `first`: the file's first line, which may start with a UTF-8 byte-order mark.
+    """
+    if first and raw.startswith(BOM):
+        raw = raw[len(BOM):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Checked(None, REASON_NOT_UTF8)
+    if is_blank(raw):
+        return None
+    return check_text(source, text, ds, tz)
 
 
 # The checks of one field, in the order both readers apply them (this module's

@@ -11,31 +11,42 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import (
+    REASON_TOO_LONG,
     SOURCES,
+    Checked,
     Source,
     bad_row_rate,
-    check_line,
+    check_raw_line,
     passes_bad_row_gate,
     reason_conflict,
 )
 
 DS_DIR_RE = re.compile(r"ds=(\d{4}-\d{2}-\d{2})")
 FILE_SUFFIXES = (".jsonl", ".jsonl.gz")
+CHUNK_BYTES = 2**20
+LINE_END_RE = re.compile(rb"\r\n|\r|\n")  # as Hadoop's line reader, which Spark uses
 
 
 class LandingError(ValueError):
     """A landing zone laid out against the contract (docs/rules.md §3)."""
 
 
+class LandingFileError(LandingError):
+    """A file that cannot be read to its end or is too large: its rows are unknown, so its
+    day fails whatever the bad-row rate."""
+
+
 def data_files(folder: Path) -> list[Path]:
     """The contract's data files of one landing partition folder, in arrival order (name)."""
-    return [p for p in sorted(folder.iterdir()) if p.name.endswith(FILE_SUFFIXES)]
+    return [p for p in sorted(folder.iterdir())
+            if p.name.endswith(FILE_SUFFIXES) and p.is_file()]
 
 
 def landing_files(root: Path, source: str) -> Iterator[tuple[dt.date, Path]]:
@@ -62,11 +73,84 @@ def files_of_day(root: Path, ds: dt.date) -> dict[str, list[Path]]:
     return found
 
 
-def read_lines(path: Path) -> Iterator[str]:
+def stray_files(root: Path, ds: dt.date | None = None) -> list[tuple[Path, str]]:
+    """(path, why) of what sits in the landing zone but is not contract data, so that no
+    file is passed over in silence; with ds, only what sits in a ds=<ds> folder."""
+    strays = []
+    for top in sorted(root.iterdir()):
+        known = top.name in SOURCES
+        if not top.is_dir():
+            if ds is None:
+                strays.append((top, "not a source folder"))
+            continue
+        for folder in sorted(top.iterdir()):
+            match = DS_DIR_RE.fullmatch(folder.name)
+            if ds is not None and (not match or match.group(1) != ds.isoformat()):
+                continue
+            if not known:
+                strays.append((folder, f"source {top.name} is not in the contract"))
+            elif not folder.is_dir() or not match:
+                strays.append((folder, "not a ds=YYYY-MM-DD folder"))
+            else:
+                data = set(data_files(folder))
+                strays += [(p, "not a <name>.jsonl[.gz] file") for p in sorted(folder.iterdir())
+                           if p not in data]
+    return strays
+
+
+def read_chunks(path: Path, max_file_bytes: int) -> Iterator[bytes]:
+    """The file's (decompressed) bytes in bounded chunks; LandingFileError, naming the
+    file, when gzip data is corrupt or truncated or the data passes max_file_bytes."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            yield line.rstrip("\n")
+    total = 0
+    try:
+        with opener(path, "rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                total += len(chunk)
+                if total > max_file_bytes:
+                    raise _too_large(path, max_file_bytes)
+                yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LandingFileError(f"{path}: cannot be read to its end ({exc}); its day fails: "
+                               "have the file delivered again") from None
+
+
+def checked_size(path: Path, max_file_bytes: int) -> int:
+    """Bytes of the file once decompressed; a gzip file is read to its end to know it."""
+    size = path.stat().st_size
+    if path.name.endswith(".gz"):
+        return sum(len(chunk) for chunk in read_chunks(path, max_file_bytes))
+    if size > max_file_bytes:
+        raise _too_large(path, max_file_bytes)
+    return size
+
+
+def _too_large(path: Path, max_file_bytes: int) -> LandingFileError:
+    return LandingFileError(
+        f"{path}: more than landing.max_file_bytes={max_file_bytes} bytes (decompressed); "
+        "its day fails: split the file upstream or raise the limit")
+
+
+def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[bytes | None]:
+    """Lines cut at LF, CR LF or a lone CR; None for a line longer than max_line_bytes,
+    whose bytes are dropped as they come so memory stays bounded."""
+    buffer, too_long = b"", False
+    for chunk in chunks:
+        scanned = max(len(buffer) - 1, 0)  # a held CR may pair with this chunk's LF
+        buffer += chunk
+        start = 0
+        for end in LINE_END_RE.finditer(buffer, scanned):
+            if end.group() == b"\r" and end.end() == len(buffer):
+                break
+            too_long |= end.start() - start > max_line_bytes
+            yield None if too_long else buffer[start:end.start()]
+            too_long, start = False, end.end()
+        buffer = buffer[start:]
+        if len(buffer.rstrip(b"\r")) > max_line_bytes:
+            too_long, buffer = True, buffer[-1:].strip(b"\n")
+    if buffer or too_long:
+        line = buffer[:-1] if buffer.endswith(b"\r") else buffer
+        yield None if too_long or len(line) > max_line_bytes else line
 
 
 def record_fingerprint(record: dict) -> str:
@@ -75,12 +159,24 @@ def record_fingerprint(record: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+def check_lines(
+    source: Source, chunks: Iterable[bytes], ds: dt.date, config: CampaignConfig
+) -> Iterator[tuple[int, Checked]]:
+    """(line number, verdict) of every non-blank line of one file of partition ds."""
+    for number, raw in enumerate(split_lines(chunks, config.max_line_bytes), start=1):
+        if raw is None:
+            yield number, Checked(None, REASON_TOO_LONG)
+        elif (checked := check_raw_line(source, raw, number == 1, ds, config.tz)) is not None:
+            yield number, checked
+
+
 @dataclass
 class PartitionReport:
     rows: int = 0
     valid: int = 0
     duplicates: int = 0
     bad: int = 0
+    extra_fields: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
     def rate(self) -> float:
@@ -93,14 +189,19 @@ class PartitionReport:
 def validate_source(
     root: Path, source: Source, config: CampaignConfig
 ) -> dict[dt.date, PartitionReport]:
-    """Check every line of one source and report per landing partition (ds)."""
+    """Check every line of one source and report per landing partition (ds).
+
+    Files are streamed in chunks; what grows is one fingerprint per distinct key.
+    """
     seen: dict[tuple, str] = {}
     reports: dict[dt.date, PartitionReport] = {}
     for ds, path in landing_files(root, source.name):
         report = reports.setdefault(ds, PartitionReport())
-        for line in read_lines(path):
+        chunks = read_chunks(path, config.max_file_bytes)
+        for _, checked in check_lines(source, chunks, ds, config):
             report.rows += 1
-            record, reason = check_line(source, line, ds, config.tz)
+            report.extra_fields += checked.extra_fields
+            record, reason = checked.record, checked.reason
             if record is not None:
                 key = tuple(record[k] for k in source.key)
                 fingerprint = record_fingerprint(record)

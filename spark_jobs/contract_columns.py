@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -70,13 +70,54 @@ def field_reason(field: Field) -> Column:
                         for check, reason in contract.field_checks(field)])
 
 
+def lines_checked(lines: DataFrame, max_line_bytes: int) -> DataFrame:
+    """Lines as the contract reads them: too long or not UTF-8 flagged, a first line's
+    byte-order mark dropped, blank lines skipped, and the rest parsed as `parsed`.
+
+    Spark's JSON parser stops at the end of the first value and ignores what follows;
+    parsing `[line,"<sha256 of line>"]` instead proves the line held exactly one value,
+    since no line can contain its own hash.
+    """
+    raw = F.col("value")
+    too_long = F.octet_length(raw) > max_line_bytes
+    utf8 = F.is_valid_utf8(raw)
+    bom = (F.col("line") == 1) & raw.startswith(contract.BOM.decode())
+    text = F.when(utf8 & bom, F.expr("substr(value, 2)")).when(utf8, raw).otherwise(
+        F.make_valid_utf8(raw))
+    blank = utf8 & ~too_long & text.rlike(f"^[{contract.BLANK}]*$")
+    proof = F.sha2(text, 256)
+    wrapped = F.when(utf8 & ~too_long, F.try_parse_json(
+        F.concat(F.lit("["), text, F.lit(',"'), proof, F.lit('"]'))))
+    one_value = (F.expr("try_variant_get(wrapped, '$[1]', 'string')") == proof) & F.expr(
+        "variant_get(wrapped, '$[2]') is null")
+    return (
+        lines.select("*", too_long.alias("too_long"), utf8.alias("utf8"))
+        .where(~blank)
+        .withColumn("value", text)
+        .withColumn("wrapped", wrapped)
+        .withColumn("parsed", F.when(one_value, F.expr("variant_get(wrapped, '$[0]')")))
+        .drop("wrapped")
+    )
+
+
+def _is_object() -> Column:
+    return F.col("parsed").isNotNull() & F.schema_of_variant("parsed").startswith("OBJECT")
+
+
+def extra_fields(source: Source) -> Column:
+    """Whether the line is an object with fields beyond the contract's (ignored, counted)."""
+    names = F.array(*[F.lit(n) for n in source.field_names])
+    keys = F.expr("json_object_keys(value)")
+    return F.coalesce(_is_object() & (F.size(F.array_except(keys, names)) > 0), F.lit(False))
+
+
 def line_reason(source: Source, deadline: dt.datetime) -> Column:
     """Why a landing line is bad input, or null when it keeps the contract."""
-    not_object = F.col("parsed").isNull() | ~F.schema_of_variant("parsed").startswith("OBJECT")
     future = typed_value(source.field(source.event_time)) > F.lit(deadline)
     return F.coalesce(
-        F.when(F.col("value").rlike(r"^\s*$"), F.lit(contract.REASON_EMPTY)),
-        F.when(not_object, F.lit(contract.REASON_UNPARSEABLE)),
+        F.when(F.col("too_long"), F.lit(contract.REASON_TOO_LONG)),
+        F.when(~F.col("utf8"), F.lit(contract.REASON_NOT_UTF8)),
+        F.when(~_is_object(), F.lit(contract.REASON_UNPARSEABLE)),
         *[field_reason(f) for f in source.fields],
         F.when(future, F.lit(contract.reason_future(source.event_time))),
     )

@@ -27,8 +27,14 @@ from grouprebate.contract import (
     passes_bad_row_gate,
     reason_conflict,
 )
-from grouprebate.landing import files_of_day
-from spark_jobs.contract_columns import line_reason, record_schema, typed_value
+from grouprebate.landing import LandingError, checked_size, files_of_day, stray_files
+from spark_jobs.contract_columns import (
+    extra_fields,
+    line_reason,
+    lines_checked,
+    record_schema,
+    typed_value,
+)
 from spark_jobs.job_cli import run_job
 from spark_jobs.lake import materialized, overwrite_partitions, read_partitions
 
@@ -41,6 +47,8 @@ QUARANTINE_SCHEMA = T.StructType(
         T.StructField("raw", T.StringType()),
     ]
 )
+STRAY_SCHEMA = T.StructType(
+    [T.StructField("path", T.StringType()), T.StructField("reason", T.StringType())])
 REPORT_SCHEMA = T.StructType(
     [
         T.StructField("source", T.StringType()),
@@ -48,6 +56,7 @@ REPORT_SCHEMA = T.StructType(
         T.StructField("ingested", T.LongType()),
         T.StructField("duplicates", T.LongType()),
         T.StructField("bad", T.LongType()),
+        T.StructField("extra_fields", T.LongType()),
         T.StructField("bad_rate", T.DoubleType()),
         T.StructField("max_bad_row_rate", T.DoubleType()),
         T.StructField("passed", T.BooleanType()),
@@ -62,6 +71,7 @@ class SourceCounts:
     ingested: int
     duplicates: int
     bad: int
+    extra_fields: int
 
     @property
     def bad_rate(self) -> float:
@@ -71,24 +81,27 @@ class SourceCounts:
         return passes_bad_row_gate(self.bad, self.rows, max_bad_row_rate)
 
 
-# A landing file up to this size on disk is read whole, as one row, and cut into lines.
+# A landing file up to this size once decompressed is read whole, as one row, and cut
+# into lines; larger ones are read line by line, one line in memory at a time.
 WHOLE_FILE_MAX_BYTES = 64 * 1024 * 1024
 # Hadoop's line reader ends a line at LF, CR or CR LF; so do whole-file reads.
 LINE_END = "\r\n|\r|\n"
+# One character per byte: whole files are cut into lines without decoding them, so a
+# line that is not UTF-8 keeps its bytes (as Hadoop's line reader keeps them).
+BYTES_AS_TEXT = "ISO-8859-1"
 
 
-def read_lines(spark: SparkSession, source: str, paths: list[str]) -> DataFrame:
+def read_lines(spark: SparkSession, source: str, sizes: dict[str, int]) -> DataFrame:
     """Every line of one source's files of the day with its file name and 1-based line number.
 
     One scan per source, so each source's parse touches only its own files (a
     shared scan filtered per source would read every file once per source).
-    Files up to WHOLE_FILE_MAX_BYTES are read whole and numbered as they are cut
-    into lines, with no shuffle; larger ones are read line by line (see
-    numbered_lines). gzip is decompressed by the reader either way.
+    Files up to WHOLE_FILE_MAX_BYTES (decompressed, from `sizes`) are read whole and
+    numbered as they are cut into lines, with no shuffle; larger ones are read line by
+    line (see numbered_lines). gzip is decompressed by the reader either way.
     """
-    whole, large = [], []
-    for path in paths:
-        (whole if Path(path).stat().st_size <= WHOLE_FILE_MAX_BYTES else large).append(path)
+    whole = [path for path, size in sizes.items() if size <= WHOLE_FILE_MAX_BYTES]
+    large = [path for path, size in sizes.items() if size > WHOLE_FILE_MAX_BYTES]
     frames = [reader(spark, files) for reader, files in
               ((whole_file_lines, whole), (numbered_lines, large)) if files]
     return reduce(DataFrame.unionByName, frames).select(
@@ -102,14 +115,15 @@ def whole_file_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     small files that shuffle was a sixth of the ingest's time. An empty file has no
     line; a final line end does not start another line (as in Hadoop's reader).
     """
-    content = F.col("content")
-    lines = F.when(content == "", F.array().cast("array<string>")).otherwise(
-        F.split(F.regexp_replace(content, f"({LINE_END})\\z", ""), LINE_END))
+    content = F.decode(F.col("value").cast("binary"), BYTES_AS_TEXT)
+    lines = F.when(F.col("content") == "", F.array().cast("array<string>")).otherwise(
+        F.split(F.regexp_replace("content", f"({LINE_END})\\z", ""), LINE_END))
     return (
         spark.read.text(paths, wholetext=True)
-        .select(F.col("value").alias("content"), F.col("_metadata.file_name").alias("file"))
-        .select("file", F.posexplode(lines).alias("index", "value"))
-        .select("value", "file", (F.col("index") + 1).cast("long").alias("line"))
+        .select(content.alias("content"), F.col("_metadata.file_name").alias("file"))
+        .select("file", F.posexplode(lines).alias("index", "text"))
+        .select(F.encode("text", BYTES_AS_TEXT).cast("string").alias("value"), "file",
+                (F.col("index") + 1).cast("long").alias("line"))
     )
 
 
@@ -138,12 +152,14 @@ def key_string(source: Source) -> Column:
     return F.concat_ws("\u0001", *[F.col(k).cast("string") for k in source.key])
 
 
-def parse_lines(lines: DataFrame, source: Source, deadline: dt.datetime) -> DataFrame:
-    """One source's lines with reason (null when valid), typed fields, key and content hash."""
-    parsed = lines.withColumn("parsed", F.expr("try_parse_json(value)"))
-    checked = parsed.withColumn("reason", line_reason(source, deadline))
+def parse_lines(lines: DataFrame, source: Source, deadline: dt.datetime,
+                max_line_bytes: int) -> DataFrame:
+    """One source's non-blank lines with reason (null when valid), typed fields, key,
+    content hash and whether the line carried fields beyond the contract's."""
+    checked = lines_checked(lines, max_line_bytes).withColumn(
+        "reason", line_reason(source, deadline))
     typed = checked.select(
-        "source", "value", "file", "line", "reason",
+        "source", "value", "file", "line", "reason", extra_fields(source).alias("extra_fields"),
         *[typed_value(f).alias(f.name) for f in source.fields],
     )
     content = F.to_json(F.struct(*[F.col(n) for n in source.field_names]))
@@ -193,8 +209,12 @@ def quarantine_rows(classified: DataFrame) -> DataFrame:
 def count_arrivals(classified: DataFrame) -> list[SourceCounts]:
     """Per-source counts of the day, in one pass."""
     kinds: dict[str, dict[str, int]] = {}
-    for row in classified.groupBy("source", "arrival_kind").count().collect():
+    extra: dict[str, int] = {}
+    counted = classified.groupBy("source", "arrival_kind").agg(
+        F.count(F.lit(1)).alias("count"), F.sum(F.col("extra_fields").cast("long")).alias("extra"))
+    for row in counted.collect():
         kinds.setdefault(row["source"], {})[row["arrival_kind"]] = row["count"]
+        extra[row["source"]] = extra.get(row["source"], 0) + row["extra"]
     return [
         SourceCounts(
             source=name,
@@ -202,6 +222,7 @@ def count_arrivals(classified: DataFrame) -> list[SourceCounts]:
             ingested=k.get("new", 0),
             duplicates=k.get("duplicate", 0),
             bad=k.get("invalid", 0) + k.get("conflict", 0),
+            extra_fields=extra[name],
         )
         for name, k in sorted(kinds.items())
     ]
@@ -209,7 +230,7 @@ def count_arrivals(classified: DataFrame) -> list[SourceCounts]:
 
 def report_frame(spark: SparkSession, counts: list[SourceCounts], limit: float) -> DataFrame:
     rows = [
-        (c.source, c.rows, c.ingested, c.duplicates, c.bad, c.bad_rate, limit,
+        (c.source, c.rows, c.ingested, c.duplicates, c.bad, c.extra_fields, c.bad_rate, limit,
          c.passes(limit))
         for c in counts
     ]
@@ -241,16 +262,21 @@ def ingest(
     spark: SparkSession, landing: str, lake: str, config: CampaignConfig, ds: dt.date
 ) -> list[SourceCounts]:
     """Run the whole day: every source gets a lake partition for ds, empty when nothing
-    arrived, beside the day's quarantine and report."""
-    files = {name: [str(p) for p in paths]
+    arrived, beside the day's quarantine, report and stray files.
+
+    Every file is first checked to its end (LandingFileError names the first that
+    cannot be read or is too large) so that Spark never meets a broken gzip stream.
+    """
+    files = {name: {str(p): checked_size(p, config.max_file_bytes) for p in paths}
              for name, paths in files_of_day(Path(landing), ds).items()}
     deadline = ds_deadline(ds, config.tz)
     counts: list[SourceCounts] = []
     if files:
         parsed = reduce(
             lambda a, b: a.unionByName(b, allowMissingColumns=True),
-            [parse_lines(read_lines(spark, name, paths), SOURCES[name], deadline)
-             for name, paths in files.items()],
+            [parse_lines(read_lines(spark, name, sizes), SOURCES[name], deadline,
+                         config.max_line_bytes)
+             for name, sizes in files.items()],
         )
         earlier = earlier_keys(spark, lake, ds, list(files))
         classified = materialized(classify_arrivals(parsed, earlier))
@@ -259,7 +285,10 @@ def ingest(
     else:
         quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
     report = report_frame(spark, counts, config.max_bad_row_rate)
-    overwrite_partitions({"quarantine": quarantine, "ingest_report": report}, lake, ds)
+    strays = spark.createDataFrame(
+        [(str(path), why) for path, why in stray_files(Path(landing), ds)], STRAY_SCHEMA)
+    overwrite_partitions({"quarantine": quarantine, "ingest_report": report,
+                          "stray_files": strays}, lake, ds)
     new_rows = {}
     for name, source in SOURCES.items():
         if name in files:
@@ -275,11 +304,13 @@ def ingest(
 def main(argv: list[str] | None = None) -> int:
     def body(spark, args, config) -> str:
         counts = ingest(spark, args.landing, args.lake, config, args.ds)
-        return "\n".join(f"{c.source:12} rows={c.rows} ingested={c.ingested} "
-                         f"duplicates={c.duplicates} bad={c.bad} ({c.bad_rate:.2%})"
-                         for c in counts)
+        strays = stray_files(Path(args.landing), args.ds)
+        return "\n".join(
+            [f"{c.source:12} rows={c.rows} ingested={c.ingested} duplicates={c.duplicates} "
+             f"bad={c.bad} ({c.bad_rate:.2%}) extra_fields={c.extra_fields}" for c in counts]
+            + [f"stray        {path}: {why} (not read)" for path, why in strays])
 
-    return run_job(__doc__, argv, body, (), needs_landing=True)
+    return run_job(__doc__, argv, body, (LandingError,), needs_landing=True)
 
 
 if __name__ == "__main__":
