@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from grouprebate.config import ConfigError, load_config
-from grouprebate.landing import LandingError, validate_landing
+from grouprebate.landing import LandingError, stray_files, validate_landing
 from grouprebate.paths import DEFAULT_CONFIG
 
 
@@ -35,6 +35,8 @@ def _validate(args: argparse.Namespace) -> int:
             flag = "  OVER THRESHOLD" if over else ""
             print(f"{source:12} ds={ds}  rows={report.rows:<9} bad={report.bad:<6} "
                   f"duplicates={report.duplicates:<6} rate={report.rate():.4%}{flag}")
+    for path, why in stray_files(Path(args.landing)):
+        print(f"stray        {path}: {why} (not read)")
     if failed:
         print(f"error: some partitions exceed quality.max_bad_row_rate="
               f"{config.max_bad_row_rate:.2%}", file=sys.stderr)

@@ -146,8 +146,9 @@ def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[bytes 
             yield None if too_long else buffer[start:end.start()]
             too_long, start = False, end.end()
         buffer = buffer[start:]
-        if len(buffer.rstrip(b"\r")) > max_line_bytes:
-            too_long, buffer = True, buffer[-1:].strip(b"\n")
+        held_cr = buffer.endswith(b"\r")
+        if len(buffer) - held_cr > max_line_bytes:
+            too_long, buffer = True, b"\r" if held_cr else b""
     if buffer or too_long:
         line = buffer[:-1] if buffer.endswith(b"\r") else buffer
         yield None if too_long or len(line) > max_line_bytes else line
