@@ -81,7 +81,7 @@ def commit(staged: Path, final: Path) -> None:
     write of the day.
     """
     if _exchange(staged, final):
-        shutil.rmtree(staged)  # now the old partition
+        shutil.rmtree(staged, ignore_errors=True)  # now the old partition; else next write
         return
     trash = final.parent / TRASH / staged.name
     if final.exists():
