@@ -169,3 +169,28 @@ def test_pseudonym_key_is_read_from_its_environment_variable(raw):
     assert config.pseudonym_key({"GROUPREBATE_PSEUDONYM_KEY": "k"}) == "k"
     with pytest.raises(ConfigError, match="GROUPREBATE_PSEUDONYM_KEY is not set"):
         config.pseudonym_key({})
+
+
+def test_landing_limits_have_defaults_and_are_read_from_the_config(raw):
+    config = parse_config(raw, ENV)
+    assert (config.max_line_bytes, config.max_file_bytes) == (16 * 2**20, 4 * 2**30)
+    raw["landing"] = {"max_line_bytes": 1000, "max_file_bytes": 10**12}
+    config = parse_config(raw, ENV)
+    assert (config.max_line_bytes, config.max_file_bytes) == (1000, 10**12)
+
+
+@pytest.mark.parametrize(
+    ("landing", "message"),
+    [
+        ({"max_line_bytes": 0}, r"^landing\.max_line_bytes must be between 1 and 16777216"),
+        ({"max_line_bytes": 16 * 2**20 + 1}, r"^landing\.max_line_bytes must be between"),
+        ({"max_line_bytes": 100, "max_file_bytes": 99},
+         r"^landing\.max_file_bytes must be at least landing\.max_line_bytes"),
+        ({"max_file_bytes": "4G"}, r"^landing\.max_file_bytes: expected an integer"),
+        ({"max_lines": 3}, r"^landing\.max_lines: unknown key"),
+    ],
+)
+def test_impossible_landing_limits_are_refused(raw, landing, message):
+    raw["landing"] = landing
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, ENV)
