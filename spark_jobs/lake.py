@@ -81,7 +81,7 @@ def commit(staged: Path, final: Path) -> None:
     write of the day.
     """
     if _exchange(staged, final):
-        shutil.rmtree(staged, ignore_errors=True)  # now the old partition; else next write
+        shutil.rmtree(staged, ignore_errors=True)  # the old files; any left, the next write clears
         return
     trash = final.parent / TRASH / staged.name
     if final.exists():
