@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -29,7 +30,10 @@ def run_job(
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     if needs_landing:
         parser.add_argument("--landing", required=True, help="landing zone directory")
-    parser.add_argument("--lake", required=True, help="root of the lake (job outputs)")
+    # Absolute: Spark (on a Connect server) and the commit's renames (in this process)
+    # must resolve the lake to the same folder.
+    parser.add_argument("--lake", required=True, type=lambda p: str(Path(p).resolve()),
+                        help="root of the lake (job outputs)")
     parser.add_argument("--config", required=True, help="campaign config YAML")
     parser.add_argument("--ds", required=True, type=dt.date.fromisoformat, help="run date")
     args = parser.parse_args(argv)
