@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from grouprebate.config import CampaignConfig
-from grouprebate.contract import SOURCES, check_line
+from grouprebate.contract import SOURCES
+from grouprebate.landing import check_lines, split_lines
 from tests.reference_rules import version_key
 
 
@@ -50,23 +51,30 @@ def digests(root: Path) -> dict[str, str]:
             for p in landing_files(root)}
 
 
-def read_text(path: Path) -> str:
+def read_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def read_text(path: Path) -> str:
+    return read_bytes(path).decode("utf-8")
 
 
 def read_landing(root: Path, config: CampaignConfig) -> dict[str, list[Line]]:
-    """Every line of every source in arrival order (ds, then file name, then line)."""
-    tz = config.tz
+    """Every non-blank line of every source in arrival order (ds, then file name, then
+    line), cut and judged as the contract's readers do."""
     out: dict[str, list[Line]] = {}
     for name, source in SOURCES.items():
         lines = []
         for folder in sorted((root / name).glob("ds=*")):
             ds = dt.date.fromisoformat(folder.name[3:])
             for path in sorted(folder.iterdir()):
-                for i, text in enumerate(read_text(path).splitlines(), start=1):
-                    record, reason = check_line(source, text, ds, tz)
-                    lines.append(Line(name, ds, path.name, i, text, record, reason))
+                data = read_bytes(path)
+                texts = list(split_lines([data], config.max_line_bytes))
+                for i, checked in check_lines(source, [data], ds, config):
+                    text = (texts[i - 1] or b"").decode(errors="replace")
+                    lines.append(Line(name, ds, path.name, i, text, checked.record,
+                                      checked.reason))
         out[name] = lines
     return out
 
