@@ -76,8 +76,8 @@ def files_of_day(root: Path, ds: dt.date) -> dict[str, list[Path]]:
 def stray_files(root: Path, ds: dt.date | None = None) -> list[tuple[Path, str]]:
     """(path, why) of what sits in the landing zone but is not contract data, so that no
     file is passed over in silence; with ds, only what sits in a ds=<ds> folder."""
-    strays = []
-    for top in sorted(root.iterdir()):
+    strays: list[tuple[Path, str]] = []
+    for top in sorted(root.iterdir()) if root.is_dir() else []:
         known = top.name in SOURCES
         if not top.is_dir():
             if ds is None:

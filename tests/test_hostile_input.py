@@ -211,6 +211,14 @@ def test_a_gzip_file_that_cannot_be_read_fails_its_day_naming_the_file(
         validate_landing(landing, config)
 
 
+def test_validate_command_reports_a_broken_file_in_one_line(tmp_path, capsys):
+    folder = write_files(tmp_path, {"b.jsonl.gz": BROKEN["corrupt"]})
+    assert cli_main(["validate", "--landing", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {folder / 'b.jsonl.gz'}: cannot be read to its end")
+    assert error.count("\n") == 1
+
+
 @pytest.mark.parametrize("name", ["big.jsonl", "bomb.jsonl.gz"])
 def test_a_file_past_max_file_bytes_fails_its_day_naming_the_file(
         spark, tmp_path, config, name):
