@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from grouprebate import contract
 from spark_jobs import ingest_landing
@@ -153,7 +154,7 @@ def test_gzip_files_are_read_with_their_line_numbers(spark, tmp_path, relaxed):
 def test_whole_file_and_line_by_line_reads_cut_the_same_lines(spark, tmp_path):
     """Small files are cut into lines by the job, large ones by Hadoop's line reader:
     both must agree on every line end (LF, CR LF, lone CR), blank lines, a missing or
-    doubled final line end, an empty file and gzip."""
+    doubled final line end, an empty file and gzip, and keep bytes that are not UTF-8."""
     folder = tmp_path / "orders"
     folder.mkdir()
     texts = {
@@ -163,6 +164,7 @@ def test_whole_file_and_line_by_line_reads_cut_the_same_lines(spark, tmp_path):
     }
     for name, text in texts.items():
         (folder / name).write_bytes(text.encode())
+    (folder / "latin1.jsonl").write_bytes(b"\xe9t\xe9\r\n\xc3\n\xef\xbb\xbf\xe5\xb0\x8f\n")
     with gzip.open(folder / "z.jsonl.gz", "wt", newline="") as handle:
         handle.write("a\r\n\nb")
     paths = sorted(str(p) for p in folder.iterdir())
@@ -176,6 +178,13 @@ def test_whole_file_and_line_by_line_reads_cut_the_same_lines(spark, tmp_path):
     assert [(line, value) for file, line, value in whole if file == "blank.jsonl"] == [
         (1, ""), (2, "a"), (3, ""), (4, ""), (5, "b")]
     assert not [row for row in whole if row[0] == "empty.jsonl"]
+
+    def raw_bytes(reader):
+        return [bytes(r[0]) for r in reader(spark, [str(folder / "latin1.jsonl")])
+                .orderBy("line").select(F.col("value").cast("binary")).collect()]
+
+    assert raw_bytes(ingest_landing.whole_file_lines) == raw_bytes(
+        ingest_landing.numbered_lines) == [b"\xe9t\xe9", b"\xc3", b"\xef\xbb\xbf\xe5\xb0\x8f"]
 
 
 @pytest.mark.parametrize("read_whole", ["all", "none", "b.jsonl"])
