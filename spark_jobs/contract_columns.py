@@ -107,8 +107,8 @@ def _is_object() -> Column:
 def extra_fields(source: Source) -> Column:
     """Whether the line is an object with fields beyond the contract's (ignored, counted)."""
     names = F.array(*[F.lit(n) for n in source.field_names])
-    keys = F.expr("json_object_keys(value)")
-    return F.coalesce(_is_object() & (F.size(F.array_except(keys, names)) > 0), F.lit(False))
+    keys = F.map_keys(F.expr("try_variant_get(parsed, '$', 'map<string,variant>')"))
+    return F.coalesce(F.size(F.array_except(keys, names)) > 0, F.lit(False))
 
 
 def line_reason(source: Source, deadline: dt.datetime) -> Column:

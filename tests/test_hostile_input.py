@@ -78,6 +78,7 @@ FILES = {
         b"\xef\xbb\xbf" + line(order("late-bom")),                   # 21 BOM not at start
     ]),
     "b.jsonl": b"",                                                  # empty file
+    "e.jsonl.gz": b"",                                               # empty, even of gzip
     "c.jsonl.gz": gzip.compress(b"\n".join(
         [line(order(i)) for i in HOSTILE_IDS]
         + [line(order("extra")), line(order("extra", coupon="C2"))]) + b"\n"),
