@@ -76,6 +76,8 @@ FILES = {
         line(order("lone"))[:-1] + b', "s": "\\ud800"}',             # 19 lone surrogate
         line(order("pair", name="\U0001F389"), ensure_ascii=True),  # 20 escaped pair
         b"\xef\xbb\xbf" + line(order("late-bom")),                   # 21 BOM not at start
+        line(order("early-close")) + b"] x",                         # 22 closes a wrapper
+        line(order("more-values")) + b', "x"',                       # 23 adds to a wrapper
     ]),
     "b.jsonl": b"",                                                  # empty file
     "e.jsonl.gz": b"",                                               # empty, even of gzip
@@ -96,6 +98,8 @@ EXPECTED = {
     ("a.jsonl", 17): contract.REASON_UNPARSEABLE,
     ("a.jsonl", 19): contract.REASON_UNPARSEABLE,
     ("a.jsonl", 21): contract.REASON_UNPARSEABLE,
+    ("a.jsonl", 22): contract.REASON_UNPARSEABLE,
+    ("a.jsonl", 23): contract.REASON_UNPARSEABLE,
 }
 GOOD = {"bom", "crlf", f"deep{contract.MAX_JSON_DEPTH}", "max-total", "huge", "extra", "pair",
         *HOSTILE_IDS}
@@ -165,7 +169,7 @@ def test_both_readers_count_the_day_alike_and_extra_fields_never_conflict(
     assert (spark_counts.rows, spark_counts.bad, spark_counts.duplicates,
             spark_counts.extra_fields) == (python.rows, python.bad, python.duplicates,
                                            python.extra_fields) == (
-        19 + len(HOSTILE_IDS) + 2, len(EXPECTED), 2, 5)
+        21 + len(HOSTILE_IDS) + 2, len(EXPECTED), 2, 5)
     report = rows(spark, lake / "ingest_report" / f"ds={DS}")
     assert [(r["source"], r["extra_fields"]) for r in report] == [("orders", 5)]
 
