@@ -258,15 +258,8 @@ class Checked:
     extra_fields: bool = False
 
 
-def check_line(
-    source: Source, line: str, ds: dt.date, tz: dt.tzinfo
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Parse one landing line: (typed record, None) or (None, quarantine reason)."""
-    checked = check_text(source, line, ds, tz)
-    return checked.record, checked.reason
-
-
 def check_text(source: Source, line: str, ds: dt.date, tz: dt.tzinfo) -> Checked:
+    """Judge one decoded, non-blank landing line (check_raw_line handles the bytes)."""
     try:
         obj = parse_json_line(line)
     except ValueError:
@@ -311,7 +304,7 @@ def check_raw_line(
 
 
 # The checks of one field, in the order both readers apply them (this module's
-# check_line and the Spark ingest job's spark_jobs.contract_columns): the first that
+# check_text and the Spark ingest job's spark_jobs.contract_columns): the first that
 # fails gives the row's quarantine reason.
 MISSING, MISTYPED, BELOW_MINIMUM, EMPTY, NOT_A_CHOICE, NOT_A_VERSION, NO_OFFSET, NOT_A_TIMESTAMP = (
     "missing", "mistyped", "below_minimum", "empty", "not_a_choice", "not_a_version",

@@ -99,7 +99,7 @@ def test_spark_and_python_contract_checks_agree_line_by_line(spark, tmp_path, re
     source = contract.SOURCES["orders"]
     python_reasons = {
         i: reason for i, line in enumerate(lines, 1)
-        if (reason := contract.check_line(source, line, DS, relaxed.tz)[1])
+        if (reason := contract.check_text(source, line, DS, relaxed.tz).reason)
     }
     assert spark_reasons == python_reasons
     assert set(python_reasons) == {2, 3, 5}
