@@ -42,7 +42,7 @@ def membership(event_id: str, action: str = "join") -> tuple:
 
 
 def report(source: str, rows: int, bad: int, limit: float) -> tuple:
-    return (source, rows, rows - bad, 0, bad, bad / rows, limit, bad / rows <= limit)
+    return (source, rows, rows - bad, 0, bad, 0, bad / rows, limit, bad / rows <= limit)
 
 
 def suite(source: str, config):
