@@ -7,9 +7,9 @@ names the key, never later inside Spark or dbt.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from grouprebate.contract import VERSION_RE, parse_timestamp
+from grouprebate.secrets import read_secret
 
 
 class ConfigError(ValueError):
@@ -41,7 +42,9 @@ class CampaignConfig:
     creator_min_naughty_value: int
     red_packet_cap_fen: int
     draw_winner_count: int
-    draw_seed: str | None  # None only when loaded with need_seed=False (e.g. the generator)
+    # None only when loaded with need_seed=False (e.g. the generator); never in a repr,
+    # so no log line or error message that prints the config reveals it.
+    draw_seed: str | None = field(repr=False)
     pseudonym_key_env: str
     max_bad_row_rate: float
     min_eligible_share: float = 0.01
@@ -80,8 +83,7 @@ class CampaignConfig:
 
     def pseudonym_key(self, env: Mapping[str, str] | None = None) -> str:
         """The secret for the public list's pseudonyms, read only when publishing."""
-        env = os.environ if env is None else env
-        key = env.get(self.pseudonym_key_env)
+        key = read_secret(self.pseudonym_key_env, env)
         if not key:
             raise ConfigError(
                 f"publish.pseudonym_key_env: environment variable {self.pseudonym_key_env} "
@@ -107,17 +109,18 @@ _SPEC: dict[str, Any] = {
     "creator_gender": str,
     "creator_min_naughty_value": int,
     "red_packet_cap_fen": int,
-    "draw": {"winner_count": int, "seed": str, "seed_env": str},
+    "draw": {"winner_count": int, "seed_env": str},
     "publish": {"pseudonym_key_env": str},
     "quality": {"max_bad_row_rate": float, "min_eligible_share": float,
                 "max_eligible_share": float, "max_capped_red_packet_share": float},
     "landing": {"max_line_bytes": int, "max_file_bytes": int},
 }
-_OPTIONAL = {"draw.seed", "draw.seed_env", "quality", "quality.max_bad_row_rate",
+_OPTIONAL = {"quality", "quality.max_bad_row_rate",
              "quality.min_eligible_share", "quality.max_eligible_share",
              "quality.max_capped_red_packet_share", "landing", "landing.max_line_bytes",
              "landing.max_file_bytes"}
 _DEFAULT_MAX_BAD_ROW_RATE = 0.01
+CAMPAIGN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # Spark's JSON parser reads strings of at most 20 million characters: a longer line
 # limit would let the two readers disagree on a line.
 MAX_LINE_BYTES_CEILING = 16 * 2**20
@@ -179,13 +182,9 @@ def _flatten(spec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _resolve_seed(values: dict[str, Any], env: Mapping[str, str]) -> str:
-    if values.get("draw.seed"):
-        return values["draw.seed"]
-    name = values.get("draw.seed_env")
-    if not name:
-        raise ConfigError("draw: give either draw.seed or draw.seed_env")
-    seed = env.get(name)
+def _resolve_seed(values: dict[str, Any], env: Mapping[str, str] | None) -> str:
+    name = values["draw.seed_env"]
+    seed = read_secret(name, env)
     if not seed:
         raise ConfigError(
             f"draw.seed_env: environment variable {name} is not set; export the draw seed"
@@ -221,7 +220,9 @@ def _check_calendar(c: CampaignConfig) -> None:
          "landing.max_file_bytes must be at least landing.max_line_bytes"),
         (VERSION_RE.fullmatch(c.min_client_version) is not None,
          "min_client_version must be dotted non-negative integers like 8.1.0"),
-        (c.campaign_id.strip() != "", "campaign_id must not be empty"),
+        (CAMPAIGN_ID_RE.fullmatch(c.campaign_id) is not None,
+         "campaign_id must be letters, digits, '.', '_' or '-', starting with a letter or "
+         "digit: it names files, which must stay in their folders"),
     ]
     for ok, message in rules:
         if not ok:
@@ -231,13 +232,16 @@ def _check_calendar(c: CampaignConfig) -> None:
 def parse_config(
     raw: Any, env: Mapping[str, str] | None = None, need_seed: bool = True
 ) -> CampaignConfig:
-    """Validate a parsed YAML document; `env` supplies secrets named by *_env keys.
+    """Validate a parsed YAML document; `env` supplies secrets named by *_env keys
+    (default: the process environment, then Airflow's secrets backend).
 
     need_seed=False is for tools that never draw (the generator, contract checks).
     """
-    env = os.environ if env is None else env
     if not isinstance(raw, Mapping):
         raise ConfigError("the campaign config must be a YAML mapping of keys to values")
+    if isinstance(raw.get("draw"), Mapping) and "seed" in raw["draw"]:
+        raise ConfigError("draw.seed: the draw seed is a secret and never sits in the config "
+                          "file; name the environment variable that holds it in draw.seed_env")
     _check_keys(raw, _SPEC, "")
     values = {
         dotted: _typed(raw, dotted, kind)
@@ -265,7 +269,7 @@ def parse_config(
         creator_min_naughty_value=values["creator_min_naughty_value"],
         red_packet_cap_fen=values["red_packet_cap_fen"],
         draw_winner_count=values["draw.winner_count"],
-        draw_seed=_resolve_seed(values, env) if need_seed else values.get("draw.seed"),
+        draw_seed=_resolve_seed(values, env) if need_seed else None,
         pseudonym_key_env=values["publish.pseudonym_key_env"],
         max_bad_row_rate=values.get("quality.max_bad_row_rate", _DEFAULT_MAX_BAD_ROW_RATE),
         **{key: values[f"quality.{key}"] for key in

@@ -20,6 +20,9 @@ from grouprebate.config import CampaignConfig, load_config
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = ROOT / "config" / "xhq-2018.yaml"
 TEST_ENV = {"GROUPREBATE_DRAW_SEED": "test-seed", "GROUPREBATE_PSEUDONYM_KEY": "test-key"}
+# The short campaign's seed (tests/fixtures/short-campaign.yaml names this variable), for
+# the tests that load it and the `grouprebate run` processes they start.
+os.environ.setdefault("GROUPREBATE_E2E_DRAW_SEED", "e2e-test-seed")
 
 # CI: the same examples on every run (a red build is about the change, not a new draw),
 # no example database, and a failure prints the example's blob for @reproduce_failure.

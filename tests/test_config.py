@@ -113,15 +113,29 @@ def test_seed_missing_from_its_environment_variable(raw):
         parse_config(raw, env={})
 
 
-def test_seed_neither_given_nor_named(raw):
+def test_seed_not_named(raw):
     del raw["draw"]["seed_env"]
-    with pytest.raises(ConfigError, match="give either draw.seed or draw.seed_env"):
+    with pytest.raises(ConfigError, match="draw.seed_env: missing required key"):
         parse_config(raw, env={})
 
 
-def test_seed_given_in_file_needs_no_environment(raw):
-    raw["draw"] = {"winner_count": 3, "seed": "inline"}
-    assert parse_config(raw, env={}).draw_seed == "inline"
+def test_a_seed_written_in_the_file_is_refused(raw):
+    raw["draw"]["seed"] = "inline"
+    with pytest.raises(ConfigError, match="draw.seed: the draw seed is a secret"):
+        parse_config(raw, env=ENV)
+
+
+def test_the_seed_never_appears_in_the_configs_repr(raw):
+    config = parse_config(raw, ENV)
+    assert config.draw_seed == "s3cret"
+    assert "s3cret" not in repr(config) and "s3cret" not in str(config)
+
+
+@pytest.mark.parametrize("campaign_id", ["../../etc", "a/b", ".hidden", "", "x y"])
+def test_a_campaign_id_that_would_leave_its_folder_in_a_file_name_is_refused(raw, campaign_id):
+    raw["campaign_id"] = campaign_id
+    with pytest.raises(ConfigError, match="campaign_id must be letters, digits"):
+        parse_config(raw, ENV)
 
 
 def test_tools_that_never_draw_may_load_without_the_seed(raw):

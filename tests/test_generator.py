@@ -591,13 +591,13 @@ NEXT_YEAR = {
     "payout_sla_hours": 24, "publish_date": "2019-11-13", "min_client_version": "9.2.1",
     "group_min_members": 3, "group_max_members": 10, "creator_gender": "F",
     "creator_min_naughty_value": 500, "red_packet_cap_fen": 3000000,
-    "draw": {"winner_count": 10, "seed": "s"}, "publish": {"pseudonym_key_env": "K"},
+    "draw": {"winner_count": 10, "seed_env": "S"}, "publish": {"pseudonym_key_env": "K"},
 }
 
 
 def test_another_years_config_with_daylight_saving_time_works(tmp_path):
     """Every rule instant comes from the config; this calendar crosses the end of DST."""
-    config = parse_config(NEXT_YEAR, env={})
+    config = parse_config(NEXT_YEAR, env={"S": "s"})
     generate(tmp_path / "next", 80, SEED, config=config, workers=1)
     lines = read_landing(tmp_path / "next", config)
     everything = [line for ls in lines.values() for line in ls]
