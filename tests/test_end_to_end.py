@@ -14,8 +14,12 @@ import datetime as dt
 import hashlib
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -42,12 +46,17 @@ def exports_snapshot(exports: Path) -> dict[str, str]:
             for p in sorted(exports.rglob("*")) if p.is_file()}
 
 
-def run_campaign(root: Path, *dates: str) -> str:
-    """`grouprebate run` over the short campaign; returns its output, fails with its tail."""
-    command = [sys.executable, "-m", "grouprebate.cli", "run", "--landing", str(root / "landing"),
-               "--config", str(CONFIG), "--workdir", str(root / "work"), *dates]
+def run_command(landing: Path, workdir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    command = [sys.executable, "-m", "grouprebate.cli", "run", "--landing", str(landing),
+               "--config", str(CONFIG), "--workdir", str(workdir), *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "AIRFLOW"))}
     env["GROUPREBATE_PSEUDONYM_KEY"] = "e2e-key"
+    return command, env
+
+
+def run_campaign(root: Path, *dates: str) -> str:
+    """`grouprebate run` over the short campaign; returns its output, fails with its tail."""
+    command, env = run_command(root / "landing", root / "work", *dates)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     return done.stdout
@@ -162,6 +171,111 @@ def test_rerunning_one_date_reproduces_its_marts_and_keeps_the_exports(campaign)
 
 def test_rerunning_the_whole_calendar_gives_identical_marts_and_exports(campaign):
     root, workdir = campaign["root"], campaign["workdir"]
-    run_campaign(root)
+    run_campaign(root, "--rerun")
+    assert marts_snapshot(workdir / "warehouse.duckdb") == campaign["final"]
+    assert exports_snapshot(workdir / "exports") == campaign["exports"]
+
+
+class Watched:
+    """`grouprebate run` in its own process group, its output read as it comes."""
+
+    def __init__(self, landing: Path, workdir: Path) -> None:
+        command, env = run_command(landing, workdir)
+        self.proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.pgid = self.proc.pid
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            self._new.put(line)
+        self._new.put(None)
+
+    def wait_for(self, *steps: str, timeout: float = 600) -> None:
+        """Until lines containing each step, in order, have been printed."""
+        deadline = time.monotonic() + timeout
+        for step in steps:
+            while True:
+                line = self._new.get(timeout=max(deadline - time.monotonic(), 0.1))
+                assert line is not None, f"the run ended before {step!r}:\n{self.output()}"
+                if step in line:
+                    break
+
+    def output(self) -> str:
+        return "".join(self.lines)[-4000:]
+
+    def all_output(self, timeout: float = 30) -> str:
+        """Everything the run printed, once it has ended."""
+        while self._new.get(timeout=timeout) is not None:
+            pass
+        return "".join(self.lines)
+
+
+def spark_server_pids(workdir: Path) -> list[int]:
+    return [int(p.read_text()) for p in (workdir / "spark-logs").glob("*.pid")]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_run_killed_twice_and_restarted_gives_the_uninterrupted_marts_and_exports(
+        campaign, tmp_path):
+    """kill -9 of the run alone (its Spark server survives) during the freeze date's
+    attribution, then of the whole process group during a later date's dbt build; each
+    restart, with the same arguments, resumes at the killed date."""
+    landing, workdir = campaign["root"] / "landing", tmp_path / "work"
+    freeze = campaign["config"].freeze_ds
+    groups: list[int] = []
+    try:
+        first = Watched(landing, workdir)
+        groups.append(first.pgid)
+        first.wait_for(f"ds={freeze}", "attribute_orders …")
+        time.sleep(2)
+        os.kill(first.proc.pid, signal.SIGKILL)  # as the OOM killer would: the JVM lives on
+        first.proc.wait()
+        orphans = [pid for pid in spark_server_pids(workdir) if alive(pid)]
+        assert orphans, "the killed run's Spark Connect server should outlive it"
+
+        second = Watched(landing, workdir)
+        groups.append(second.pgid)
+        second.wait_for(f"ds={PUBLISH + dt.timedelta(1)}", "build_marts …")
+        time.sleep(1)
+        os.killpg(second.pgid, signal.SIGKILL)
+        second.proc.wait()
+        restarted = second.all_output()
+        if "check_marts" not in restarted.split(f"ds={PUBLISH + dt.timedelta(1)}")[-1]:
+            # killed inside the build: analysts see the last whole build, not a mix
+            assert marts_snapshot(workdir / "warehouse.duckdb") == campaign["as_of_publish"]
+
+        final = run_command(landing, workdir)
+        done = subprocess.run(final[0], env=final[1], capture_output=True, text=True,
+                              timeout=1800)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    finally:
+        for pgid in groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    assert "stopped the Spark Connect server" in restarted
+    assert not any(alive(pid) for pid in orphans)
+    assert f"ds={freeze}: its DAG run was interrupted" in restarted
+    calendar = campaign["config"].calendar()
+    assert f"skipping 3 dates that already succeeded: {calendar[0]} to {calendar[2]}" \
+        in restarted
+    assert f"[1/{len(calendar) - 3}] ds={freeze}" in restarted
+    assert f"skipping 5 dates that already succeeded: {calendar[0]} to {PUBLISH}" \
+        in done.stdout
+    assert f"[1/2] ds={PUBLISH + dt.timedelta(1)}" in done.stdout
     assert marts_snapshot(workdir / "warehouse.duckdb") == campaign["final"]
     assert exports_snapshot(workdir / "exports") == campaign["exports"]
