@@ -119,8 +119,13 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         args += ["--conf", f"{key}={value}"]
     # The server inherits the port's lock: the port stays reserved while it lives, even
     # if this process is killed and the server outlives it.
-    starting = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, pass_fds=(reservation.fd,))
+    try:
+        starting = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True,
+                                    pass_fds=(reservation.fd,))
+    except OSError:
+        reservation.release()
+        raise
     try:
         yield ConnectServer(port, starting, logs)
     finally:
