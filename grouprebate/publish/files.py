@@ -55,11 +55,18 @@ def local_iso(value: dt.datetime, config: CampaignConfig) -> str:
 
 
 def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """CSV whose every field with a comma, a quote, CR or LF is quoted (RFC 4180), records
+    ending in LF. Python's writer quotes only the characters of its line terminator, so a
+    record is written with CR LF and its terminator then cut to LF."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    out = []
+    for row in (header, *rows):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        out.append(buffer.getvalue()[:-2] + "\n")
+    return "".join(out).encode("utf-8")
 
 
 def json_bytes(value: Any) -> bytes:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from grouprebate.config import CampaignConfig
 from grouprebate.publish.files import (
+    csv_bytes,
     json_bytes,
     local_iso,
     replace_atomically,
@@ -50,7 +49,7 @@ def stage_payouts(
         for pid, gid, uid, amount, claimed, due in rows
     ]
     _refuse_payouts_in_other_files(out / "payouts", config, ds, {r[0] for r in records})
-    data = rfc4180_bytes(PAYOUT_COLUMNS, records)
+    data = csv_bytes(PAYOUT_COLUMNS, records)
     name = payout_file_name(config, ds)
     control = {
         "campaign_id": config.campaign_id,
@@ -78,21 +77,6 @@ def publish_payouts(staging: Path, config: CampaignConfig, ds: dt.date, out: Pat
     for path in staged:
         write_once(out / "payouts" / path.name, path.read_bytes())
     return json.loads(staged[1].read_bytes())
-
-
-def rfc4180_bytes(header: Sequence[str], rows: Sequence[Sequence]) -> bytes:
-    """CSV whose every field with a comma, a quote, CR or LF is quoted (RFC 4180), records
-    ending in LF as before. Python's writer quotes only the characters of its line
-    terminator, so a record is written with CR LF and its terminator then cut to LF."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    out = []
-    for row in (header, *rows):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(row)
-        out.append(buffer.getvalue()[:-2] + "\n")
-    return "".join(out).encode("utf-8")
 
 
 def control_file_name(file_name: str) -> str:
