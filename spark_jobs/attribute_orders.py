@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from grouprebate.calendar import Phase, phase
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES
+from grouprebate.errors import PermanentError
 from grouprebate.publish.files import json_bytes, replace_atomically
 from spark_jobs.contract_columns import record_schema
 from spark_jobs.job_cli import run_job
@@ -42,7 +43,7 @@ FROZEN_TABLES = ("attributed_orders", "member_contributions", "group_pools")
 FREEZE_MANIFEST = "attribution/_freeze_manifest.json"
 
 
-class FrozenSnapshotConflict(RuntimeError):
+class FrozenSnapshotConflict(PermanentError):
     """A re-run of the freeze date computed results that differ from the published ones."""
 
 

@@ -15,6 +15,8 @@ from grouprebate.alerts import fails_fast
 from grouprebate.config import ConfigError
 from grouprebate.paths import REPO_ROOT
 from grouprebate.publish.files import PublishedFileConflict
+from grouprebate.publish.payouts import DuplicatePayout
+from spark_jobs.attribute_orders import FrozenSnapshotConflict
 
 DAG_FOLDER = REPO_ROOT / "dags"
 
@@ -85,6 +87,7 @@ def test_every_working_task_fails_fast_on_a_permanent_error(dag):
 
 @pytest.mark.parametrize("error", [
     QualityGateFailed("landing gate failed"), PublishedFileConflict("would change"),
+    DuplicatePayout("already paid"), FrozenSnapshotConflict("pools differ"),
     ConfigError("draw.seed_env: not set"),
 ])
 def test_fails_fast_fails_the_task_without_retries(error):

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from grouprebate.config import CampaignConfig
+from grouprebate.errors import PermanentError
 from grouprebate.publish.files import (
     csv_bytes,
     json_bytes,
@@ -22,7 +23,7 @@ PAYOUT_COLUMNS = ("payout_id", "campaign_id", "group_id", "user_id", "amount_fen
                   "claimed_at", "due_by")
 
 
-class DuplicatePayout(RuntimeError):
+class DuplicatePayout(PermanentError):
     """A payout is about to appear in a second payout file."""
 
 
