@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
+import stat
 
 import pytest
 
@@ -145,3 +147,16 @@ def test_write_once_is_atomic_and_idempotent(tmp_path):
     assert write_once(target, b"x") is True
     assert write_once(target, b"x") is False
     assert sorted(p.name for p in target.parent.iterdir()) == ["f.txt"]
+
+
+def test_every_published_and_staged_file_is_readable_by_its_owner_only(config, tmp_path):
+    previous = os.umask(0o022)  # the usual umask would leave files world-readable
+    try:
+        export(fake_marts(PAYOUTS), config, DS, tmp_path)
+        publish_seed_digest(config, tmp_path / "exports")
+    finally:
+        os.umask(previous)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -40,11 +40,20 @@ def write_once(path: Path, data: bytes) -> bool:
     return True
 
 
+OWNER_ONLY = 0o600
+
+
 def replace_atomically(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename: a reader sees the old bytes or the new."""
+    """Write through a temporary file and a rename: a reader sees the old bytes or the new.
+
+    The file is readable by its owner only from its first byte (payouts name people and
+    amounts), whatever the process's umask.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    tmp.unlink(missing_ok=True)  # a killed write's leftover keeps its own mode
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY), "wb") as out:
+        out.write(data)
     os.replace(tmp, path)
 
 
