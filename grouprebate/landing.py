@@ -73,6 +73,45 @@ def files_of_day(root: Path, ds: dt.date) -> dict[str, list[Path]]:
     return found
 
 
+@dataclass(frozen=True)
+class LandedFile:
+    """One data file of a landing partition as the ingest found it (size on disk)."""
+
+    source: str
+    file: str
+    size_bytes: int
+    mtime_ns: int
+
+
+CHANGE_ARRIVED = "arrived after ingest"
+CHANGE_CHANGED = "changed after ingest"
+CHANGE_REMOVED = "removed after ingest"
+
+
+def landed_files(root: Path, ds: dt.date) -> list[LandedFile]:
+    """The data files of landing partition ds with their size and mtime, by source and name."""
+    return [LandedFile(name, path.name, (st := path.stat()).st_size, st.st_mtime_ns)
+            for name, paths in files_of_day(root, ds).items() for path in paths]
+
+
+def landing_changes(ingested: Iterable[LandedFile],
+                    now: Iterable[LandedFile]) -> list[tuple[str, str, str]]:
+    """(source, file, change) of one partition: how its files now differ from those its
+    ingest read, so a file that lands or changes after its date's ingest is never unseen."""
+    before = {(f.source, f.file): f for f in ingested}
+    after = {(f.source, f.file): f for f in now}
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old is None:
+            changes.append((*key, CHANGE_ARRIVED))
+        elif new is None:
+            changes.append((*key, CHANGE_REMOVED))
+        elif (old.size_bytes, old.mtime_ns) != (new.size_bytes, new.mtime_ns):
+            changes.append((*key, CHANGE_CHANGED))
+    return changes
+
+
 def stray_files(root: Path, ds: dt.date | None = None) -> list[tuple[Path, str]]:
     """(path, why) of what sits in the landing zone but is not contract data, so that no
     file is passed over in silence; with ds, only what sits in a ds=<ds> folder."""

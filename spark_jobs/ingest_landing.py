@@ -9,6 +9,7 @@ The per-source report (rows, bad rows, their rate) is what the landing quality g
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from dataclasses import dataclass
 from functools import reduce
@@ -27,7 +28,14 @@ from grouprebate.contract import (
     passes_bad_row_gate,
     reason_conflict,
 )
-from grouprebate.landing import LandingError, checked_size, files_of_day, stray_files
+from grouprebate.landing import (
+    LandedFile,
+    LandingError,
+    checked_size,
+    landed_files,
+    landing_changes,
+    stray_files,
+)
 from spark_jobs.contract_columns import (
     extra_fields,
     line_reason,
@@ -36,7 +44,13 @@ from spark_jobs.contract_columns import (
     typed_value,
 )
 from spark_jobs.job_cli import run_job
-from spark_jobs.lake import materialized, overwrite_partitions, read_partitions
+from spark_jobs.lake import (
+    materialized,
+    overwrite_partitions,
+    partition_path,
+    read_partitions,
+    table_exists,
+)
 
 QUARANTINE_SCHEMA = T.StructType(
     [
@@ -47,8 +61,27 @@ QUARANTINE_SCHEMA = T.StructType(
         T.StructField("raw", T.StringType()),
     ]
 )
-STRAY_SCHEMA = T.StructType(
-    [T.StructField("path", T.StringType()), T.StructField("reason", T.StringType())])
+STRAY_SCHEMA = T.StructType([
+    T.StructField("path", T.StringType()),
+    T.StructField("reason", T.StringType()),
+    T.StructField("source", T.StringType()),  # the top-level landing folder it sits in
+    T.StructField("file", T.StringType()),  # its name
+])
+INGESTED_FILES_SCHEMA = T.StructType([
+    T.StructField("source", T.StringType()),
+    T.StructField("file", T.StringType()),
+    T.StructField("size_bytes", T.LongType()),
+    T.StructField("mtime_ns", T.LongType()),
+])
+LANDING_CHANGES_SCHEMA = T.StructType([
+    T.StructField("arrival_ds", T.DateType()),
+    T.StructField("source", T.StringType()),
+    T.StructField("file", T.StringType()),
+    T.StructField("change", T.StringType()),
+])
+INGESTED_FILES = "ingested_files"
+LANDING_CHANGES = "landing_changes"
+log = logging.getLogger(__name__)
 REPORT_SCHEMA = T.StructType(
     [
         T.StructField("source", T.StringType()),
@@ -258,17 +291,53 @@ def earlier_keys(spark: SparkSession, lake: str, ds: dt.date, sources: list[str]
     return reduce(DataFrame.unionByName, frames)
 
 
+def changes_since_ingest(spark: SparkSession, landing: Path, lake: str,
+                         ds: dt.date) -> list[tuple[dt.date, str, str, str]]:
+    """(arrival_ds, source, file, change) of every earlier partition whose landing folder no
+    longer holds what its ingest read (ingested_files), so a late file is never unseen.
+
+    Only partitions with an ingested_files partition are compared: their ingest recorded
+    what it read, even when that was nothing. Pure listing and stat calls, one Spark read.
+    """
+    days = sorted(
+        day for folder in (Path(lake, INGESTED_FILES).glob("ds=*")
+                           if table_exists(lake, INGESTED_FILES) else [])
+        if (day := dt.date.fromisoformat(folder.name[3:])) < ds)
+    if not days:
+        return []
+    recorded: dict[dt.date, list[LandedFile]] = {day: [] for day in days}
+    for row in read_partitions(spark, lake, INGESTED_FILES, INGESTED_FILES_SCHEMA, ds,
+                               before=True).collect():
+        recorded[row["ds"]].append(LandedFile(row["source"], row["file"], row["size_bytes"],
+                                              row["mtime_ns"]))
+    return [(day, *change) for day in days
+            for change in landing_changes(recorded[day], landed_files(landing, day))]
+
+
+def stray_rows(landing: Path, ds: dt.date) -> list[tuple[str, str, str, str]]:
+    """(path, reason, source folder, name) of what sits in the ds folders but is not data."""
+    return [(str(path), why, path.relative_to(landing).parts[0], path.name)
+            for path, why in stray_files(landing, ds)]
+
+
 def ingest(
     spark: SparkSession, landing: str, lake: str, config: CampaignConfig, ds: dt.date
 ) -> list[SourceCounts]:
     """Run the whole day: every source gets a lake partition for ds, empty when nothing
-    arrived, beside the day's quarantine, report and stray files.
+    arrived, beside the day's quarantine, report, stray files, the files it read
+    (ingested_files) and the files of earlier days that changed since their ingest
+    (landing_changes).
 
     Every file is first checked to its end (LandingFileError names the first that
     cannot be read or is too large) so that Spark never meets a broken gzip stream.
+    The files are listed with their size and mtime before they are read: a file that
+    changes while it is read shows as changed on the next run.
     """
-    files = {name: {str(p): checked_size(p, config.max_file_bytes) for p in paths}
-             for name, paths in files_of_day(Path(landing), ds).items()}
+    read = landed_files(Path(landing), ds)
+    files: dict[str, dict[str, int]] = {}
+    for f in read:
+        path = Path(landing, f.source, f"ds={ds.isoformat()}", f.file)
+        files.setdefault(f.source, {})[str(path)] = checked_size(path, config.max_file_bytes)
     deadline = ds_deadline(ds, config.tz)
     counts: list[SourceCounts] = []
     if files:
@@ -285,10 +354,16 @@ def ingest(
     else:
         quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
     report = report_frame(spark, counts, config.max_bad_row_rate)
-    strays = spark.createDataFrame(
-        [(str(path), why) for path, why in stray_files(Path(landing), ds)], STRAY_SCHEMA)
+    strays = spark.createDataFrame(stray_rows(Path(landing), ds), STRAY_SCHEMA)
+    late = changes_since_ingest(spark, Path(landing), lake, ds)
+    for arrival_ds, source, name, change in late:
+        log.warning("ds=%s %s/%s %s: re-run ds=%s to read it", arrival_ds, source, name,
+                    change, arrival_ds)
+    changes = spark.createDataFrame(late, LANDING_CHANGES_SCHEMA)
+    ingested = spark.createDataFrame(
+        [(f.source, f.file, f.size_bytes, f.mtime_ns) for f in read], INGESTED_FILES_SCHEMA)
     overwrite_partitions({"quarantine": quarantine, "ingest_report": report,
-                          "stray_files": strays}, lake, ds)
+                          "stray_files": strays, LANDING_CHANGES: changes}, lake, ds)
     new_rows = {}
     for name, source in SOURCES.items():
         if name in files:
@@ -298,6 +373,8 @@ def ingest(
         else:
             new_rows[name] = spark.createDataFrame([], lake_schema(source))
     overwrite_partitions(new_rows, lake, ds)
+    # Last: the record that ds was read is written only once its rows are in the lake.
+    overwrite_partitions({INGESTED_FILES: ingested}, lake, ds)
     return counts
 
 
@@ -305,10 +382,14 @@ def main(argv: list[str] | None = None) -> int:
     def body(spark, args, config) -> str:
         counts = ingest(spark, args.landing, args.lake, config, args.ds)
         strays = stray_files(Path(args.landing), args.ds)
+        late = spark.read.parquet(partition_path(args.lake, LANDING_CHANGES, args.ds))
         return "\n".join(
             [f"{c.source:12} rows={c.rows} ingested={c.ingested} duplicates={c.duplicates} "
              f"bad={c.bad} ({c.bad_rate:.2%}) extra_fields={c.extra_fields}" for c in counts]
-            + [f"stray        {path}: {why} (not read)" for path, why in strays])
+            + [f"stray        {path}: {why} (not read)" for path, why in strays]
+            + [f"late file    ds={r.arrival_ds} {r.source}/{r.file}: {r.change} "
+               f"(re-run ds={r.arrival_ds} to read it)"
+               for r in late.orderBy("arrival_ds", "source", "file").collect()])
 
     return run_job(__doc__, argv, body, (LandingError,), needs_landing=True)
 
