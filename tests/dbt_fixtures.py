@@ -76,6 +76,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "ingest_report": [("source", STR), ("rows", I64), ("ingested", I64),
                       ("duplicates", I64), ("bad", I64), ("bad_rate", F64),
                       ("max_bad_row_rate", F64), ("passed", BOOL)],
+    "stray_files": [("path", STR), ("reason", STR), ("source", STR), ("file", STR)],
+    "landing_changes": [("arrival_ds", DATE), ("source", STR), ("file", STR), ("change", STR)],
     "dq_results": [("run_ds", DATE), ("stage", STR), ("suite", STR), ("table_name", STR),
                    ("expectation", STR), ("column_name", STR), ("rule", STR),
                    ("severity", STR), ("success", BOOL), ("observed_value", STR),
@@ -101,7 +103,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("pool_fen", I64), ("attributed_orders", I64), ("is_valid", BOOL),
         ("invalid_reason", STR), ("is_eligible", BOOL)],
 }
-LAKE_ONLY = ("shares", "draws", "claims", "quarantine", "ingest_report", "dq_results")
+LAKE_ONLY = ("shares", "draws", "claims", "quarantine", "ingest_report", "stray_files",
+             "landing_changes", "dq_results")
 EVERY_RUN = ("attribution/membership_intervals", "attribution/orphans",
              "attribution/late_arrivals")
 FROZEN = ("attribution/attributed_orders", "attribution/member_contributions",
@@ -215,6 +218,10 @@ INGEST_REPORT = [  # (ds, source, rows, ingested, duplicates, bad)
     (d("11-12"), "claims", 300, 297, 0, 2),
     (d("11-12"), "draws", 400, 397, 0, 2),
 ]
+# The fixture's landing has no stray and no file changed after its ingest: both tables are
+# written empty by every run, as ingest writes them (tests/test_late_files.py adds rows).
+STRAY_FILES: list[tuple] = []  # (ds, source, file, reason)
+LANDING_CHANGES: list[tuple] = []  # (run ds, arrival ds, source, file, change)
 LATE_ARRIVALS = [  # visible from arrival ds on: (source, row_key, event_time, arrival ds)
     ("memberships", "e-g02-x3-join", t("11-10 12:00"), d("11-14")),
 ]
@@ -371,6 +378,14 @@ def tables_for(ds: dt.date, config: CampaignConfig) -> dict[str, list[dict]]:
              "bad_rate": bad / rows, "max_bad_row_rate": config.max_bad_row_rate,
              "passed": bad / rows <= config.max_bad_row_rate}
             for r_ds, s, rows, ok, dup, bad in INGEST_REPORT if r_ds == ds
+        ],
+        "stray_files": [
+            {"path": f"/landing/{s}/ds={ds}/{f}", "reason": r, "source": s, "file": f}
+            for s_ds, s, f, r in STRAY_FILES if s_ds == ds
+        ],
+        "landing_changes": [
+            {"arrival_ds": a_ds, "source": s, "file": f, "change": c}
+            for run, a_ds, s, f, c in LANDING_CHANGES if run == ds
         ],
         "dq_results": [
             {"run_ds": ds, "stage": "landing", "suite": "landing.ingest_report",

@@ -20,6 +20,7 @@ from grouprebate.landing import (
 )
 from spark_jobs import ingest_landing
 from spark_jobs.ingest_landing import ingest
+from tests import dbt_fixtures as fx
 from tests.conftest import CONFIG_PATH
 from tests.job_fixtures import session_settings_kept
 
@@ -134,3 +135,43 @@ def test_landing_changes_compares_size_and_mtime_of_each_file():
         ("orders", "d.jsonl", CHANGE_REMOVED),
         ("users", "a.jsonl", CHANGE_ARRIVED),
     ]
+
+
+# ------------------------------------------------------------------ the arrival report (dbt)
+
+REPORT = ("select as_of_ds, exception_kind, landing_source, arrival_ds, row_count, file_names "
+          "from marts.arrival_exceptions_report where exception_kind not in "
+          "('orphan', 'late arrival') order by all")
+
+
+def test_strays_and_files_changed_after_ingest_are_in_the_arrival_report(
+        tmp_path_factory, config):
+    """Strays of a landing date stay listed; a file change is listed by the run date whose
+    ingest found it and gone once a later ingest finds the date re-run."""
+    harness = fx.DbtHarness(tmp_path_factory.mktemp("dbt-late-files"), config)
+    day, found, after_rerun = fx.d("11-12"), fx.d("11-14"), fx.d("11-15")
+    fx.write_table(harness.lake, "stray_files", day, [
+        {"path": f"/l/claims/ds={day}/{name}", "reason": "not a <name>.jsonl[.gz] file",
+         "source": "claims", "file": name} for name in ("x.csv", "notes.txt")
+    ] + [{"path": f"/l/coupons/ds={day}", "reason": "source coupons is not in the contract",
+          "source": "coupons", "file": f"ds={day}"}])
+    fx.write_table(harness.lake, "landing_changes", found, [
+        {"arrival_ds": day, "source": "claims", "file": "late.jsonl",
+         "change": CHANGE_ARRIVED},
+        {"arrival_ds": fx.d("11-13"), "source": "draws", "file": "a.jsonl",
+         "change": CHANGE_CHANGED},
+    ])
+    strays = [
+        (day, "stray file", "claims", day, 2, "notes.txt, x.csv"),
+        (day, "stray file", "coupons", day, 1, f"ds={day}"),
+    ]
+    report = [tuple(r.values()) for r in fx.query(harness.build(found), REPORT)]
+    assert report == [
+        *strays,
+        (found, CHANGE_ARRIVED, "claims", day, 1, "late.jsonl"),
+        (found, CHANGE_CHANGED, "draws", fx.d("11-13"), 1, "a.jsonl"),
+    ]
+    rows_kept = fx.query(harness.build(found), "select exception_kind, row_count, file_names "
+                         "from marts.arrival_exceptions_report where exception_kind = 'orphan'")
+    assert rows_kept and all(r["file_names"] is None for r in rows_kept)
+    assert [tuple(r.values()) for r in fx.query(harness.build(after_rerun), REPORT)] == strays
