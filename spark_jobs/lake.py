@@ -4,6 +4,9 @@ Layout under the lake root (all Parquet, partitioned by the run/arrival date ds)
     <source>/ds=...                ingested, deduplicated landing rows (users, orders, ...)
     quarantine/ds=...              bad rows with their reasons
     ingest_report/ds=...           per-source counts of one ingest run
+    stray_files/ds=...             what sits in the landing's ds folders but is not data
+    ingested_files/ds=...          the landing files the ingest of ds read (size, mtime)
+    landing_changes/ds=...         files of earlier dates changed since their ingest
     attribution/<table>/ds=...     the attribution job's tables as of ds; the
                                    partition of the draw date is the frozen snapshot
     <table>/_staging/, _trash/     uncommitted writes and replaced partitions (see commit)
