@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,11 @@ def _run(args: argparse.Namespace) -> int:
 
     through = dt.date.fromisoformat(args.through) if args.through else None
     start = dt.date.fromisoformat(args.start) if args.start else None
+    if args.demo:
+        _use_demo_secrets(load_config(args.config, need_seed=False))
+    # Both secrets before anything starts: never a known fallback, never a failure
+    # halfway through the calendar (the key is first needed on the publish date).
+    load_config(args.config).pseudonym_key()
     try:
         results = run_campaign(Path(args.landing), Path(args.config), Path(args.workdir),
                                through=through, start=start, rerun=args.rerun)
@@ -66,6 +72,19 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     print(summarize(Path(args.workdir), results))
     return 0
+
+
+# Public values, for the demo campaign only: anyone can recompute its draw and pseudonyms.
+DEMO_SECRETS = {"draw seed": "demo-draw-seed", "pseudonym key": "demo-pseudonym-key"}
+
+
+def _use_demo_secrets(config) -> None:
+    """Put the demo secrets in the variables the config names, and say so loudly."""
+    os.environ[config.draw_seed_env] = DEMO_SECRETS["draw seed"]
+    os.environ[config.pseudonym_key_env] = DEMO_SECRETS["pseudonym key"]
+    print(f"DEMO RUN: the draw seed and the pseudonym key are the public demo values "
+          f"({config.draw_seed_env}, {config.pseudonym_key_env}); never use --demo for a "
+          f"real campaign", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "that succeeded included; earlier dates must have run before "
                           "(default: the first date not yet successful)")
     run.add_argument("--through", help="last run date YYYY-MM-DD (default: calendar end)")
+    run.add_argument("--demo", action="store_true",
+                     help="use the public demo secrets (draw seed, pseudonym key); without "
+                          "it the run refuses to start unless both are set")
     run.add_argument("--rerun", action="store_true",
                      help="run every date again, those that succeeded included")
     run.set_defaults(func=_run)

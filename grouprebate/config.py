@@ -42,6 +42,7 @@ class CampaignConfig:
     creator_min_naughty_value: int
     red_packet_cap_fen: int
     draw_winner_count: int
+    draw_seed_env: str
     # None only when loaded with need_seed=False (e.g. the generator); never in a repr,
     # so no log line or error message that prints the config reveals it.
     draw_seed: str | None = field(repr=False)
@@ -269,6 +270,7 @@ def parse_config(
         creator_min_naughty_value=values["creator_min_naughty_value"],
         red_packet_cap_fen=values["red_packet_cap_fen"],
         draw_winner_count=values["draw.winner_count"],
+        draw_seed_env=values["draw.seed_env"],
         draw_seed=_resolve_seed(values, env) if need_seed else None,
         pseudonym_key_env=values["publish.pseudonym_key_env"],
         max_bad_row_rate=values.get("quality.max_bad_row_rate", _DEFAULT_MAX_BAD_ROW_RATE),
