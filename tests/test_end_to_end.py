@@ -215,6 +215,21 @@ class Watched:
         return "".join(self.lines)
 
 
+def wait_for_dbt(workdir: Path, event: str, timeout: float = 300) -> None:
+    """Until the build under way logs the event: some marts rebuilt, others not yet."""
+    log = workdir / "dbt" / "logs" / "dbt.log"
+    start = log.stat().st_size if log.exists() else 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists():
+            with log.open() as text:
+                text.seek(start)
+                if event in text.read():
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f"dbt never logged {event!r}")
+
+
 def spark_server_pids(workdir: Path) -> list[int]:
     return [int(p.read_text()) for p in (workdir / "spark-logs").glob("*.pid")]
 
@@ -248,7 +263,7 @@ def test_a_run_killed_twice_and_restarted_gives_the_uninterrupted_marts_and_expo
         second = Watched(landing, workdir)
         groups.append(second.pgid)
         second.wait_for(f"ds={PUBLISH + dt.timedelta(1)}", "build_marts …")
-        time.sleep(1)
+        wait_for_dbt(workdir, "OK created sql table model marts.payouts")
         os.killpg(second.pgid, signal.SIGKILL)
         second.proc.wait()
         restarted = second.all_output()
