@@ -58,7 +58,7 @@ def overwrite_partition(df: DataFrame, root: str | Path, table: str, ds: dt.date
     clear_leftovers(root, table, ds)
     staged = Path(root, table, STAGING, f"{ds.isoformat()}-{uuid.uuid4().hex}")
     try:
-        sized.write.mode("errorifexists").parquet(str(staged))
+        sized.write.mode("overwrite").parquet(str(staged))  # a fresh folder: nothing to overwrite
         commit(staged, Path(partition_path(root, table, ds)))
     except Exception:
         shutil.rmtree(staged, ignore_errors=True)
