@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -160,6 +161,17 @@ def test_public_winner_list_shows_no_group_or_user_ids(campaign):
     users = [u for (u,) in query(campaign, "select user_id from marts.member_splits")]
     assert not [x for x in ids + users if x in text]
     assert json.loads(text)["winner_count"] == len(ids)
+
+
+def test_what_the_run_wrote_is_readable_by_its_owner_only(campaign):
+    """The seed is in dbt's artefacts after the draw, money in the marts, lake and files."""
+    workdir = campaign["workdir"]
+    assert stat.S_IMODE(workdir.stat().st_mode) == 0o700
+    written = [p for p in workdir.rglob("*") if not p.is_symlink()]
+    for folder in ("lake", "exports", "dbt"):
+        assert any(p.is_relative_to(workdir / folder) for p in written), folder
+    opened = [str(p.relative_to(workdir)) for p in written if p.stat().st_mode & 0o077]
+    assert opened == []
 
 
 def test_rerunning_one_date_reproduces_its_marts_and_keeps_the_exports(campaign):

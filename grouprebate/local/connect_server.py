@@ -105,6 +105,9 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         # A local lake is rewritten by any re-run and Parquet pages carry checksums:
         # no checksum file beside each file, and no _SUCCESS marker, which nothing reads.
         "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+        # Hadoop sets the mode of what it writes itself (022 by default): the lake is
+        # readable by its owner only, like everything else of the run.
+        "spark.hadoop.fs.permissions.umask-mode": "077",
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
         # One long-lived server running many small queries on two cores: the throughput
         # collector, and the optimizing JIT compiler kept for really hot code.

@@ -31,7 +31,7 @@ from grouprebate.local.resume import (
     succeeded_dates,
 )
 from grouprebate.local.timings import TIMINGS_FILE, DateResult, busiest_tasks, write_timings
-from grouprebate.paths import REPO_ROOT, RunPaths
+from grouprebate.paths import REPO_ROOT, PathError, RunPaths
 
 DAG_FILE = REPO_ROOT / "dags" / "grouprebate_campaign.py"
 
@@ -97,6 +97,17 @@ def _db_migrating(env: dict[str, str]) -> Iterator[None]:
     if migrating.returncode != 0:
         raise RunFailed(f"airflow db migrate failed:\n{stderr[-2000:]}")
     marker.touch()
+
+
+@contextmanager
+def _owner_only() -> Iterator[None]:
+    """Everything the run creates (lake, warehouse, dbt's artefacts with the revealed
+    seed, exports, logs), and the Spark server it starts, readable by its owner only."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @contextmanager
@@ -214,15 +225,17 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
     from grouprebate.local.run_session import RunSession
 
     config = load_config(config_file)
-    paths = RunPaths(landing.resolve(), workdir.resolve())
-    if not paths.landing.is_dir():
-        raise RunFailed(f"{paths.landing}: landing zone not found")
+    try:
+        paths = RunPaths.checked(landing, workdir)
+    except PathError as exc:
+        raise RunFailed(str(exc)) from None
     if not [d for d in config.calendar()
             if (through is None or d <= through) and (start is None or d >= start)]:
         raise RunFailed(f"no calendar date between {start} and {through} "
                         f"(the calendar is {config.calendar_start} to {config.calendar_end})")
     results: list[DateResult] = []
-    with _environ_restored(), workdir_locked(paths.workdir):
+    with _environ_restored(), _owner_only(), workdir_locked(paths.workdir):
+        paths.workdir.chmod(0o700)  # a work directory made before: nobody else may enter
         env = airflow_env(paths, config_file.resolve())
         os.environ.update(env)
         dates = _resume_point(paths, config, env, start, through, rerun)

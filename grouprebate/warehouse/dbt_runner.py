@@ -121,6 +121,7 @@ def _built_aside(warehouse: Path) -> Iterator[Path]:
     try:
         yield building
         if building.exists():
+            building.chmod(0o600)  # the marts hold every member's money: owner only
             os.replace(building, warehouse)
             for suffix in DUCKDB_SIDE_FILES:
                 warehouse.with_name(warehouse.name + suffix).unlink(missing_ok=True)
