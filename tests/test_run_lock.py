@@ -53,6 +53,7 @@ def test_a_second_run_on_a_work_directory_in_use_refuses_at_once(holder, tmp_pat
         raise AssertionError("the second run went on to start a Spark server")
 
     monkeypatch.setattr(run, "spark_connect_server", must_not_start)
+    monkeypatch.setenv("GROUPREBATE_PSEUDONYM_KEY", "lock-test-key")
     started = time.monotonic()
     code = main(["run", "--landing", str(tmp_path / "landing"), "--config", str(SHORT),
                  "--workdir", str(workdir), "--rerun"])
