@@ -12,6 +12,8 @@ WORK        ?= work
 DEMO_GROUPS ?= 3000
 DEMO_SEED   ?= 2018
 CONFIG      ?= config/xhq-2018.yaml
+# A second `make run` resumes after the last date that succeeded; RUN_ARGS=--rerun runs all.
+RUN_ARGS    ?=
 # The demo campaign runs on public demo secrets, asked for explicitly (`--demo`, printed
 # in the run's banner); a real campaign exports its own, and a run without them refuses.
 DEMO_SECRETS := GROUPREBATE_DRAW_SEED=demo-draw-seed GROUPREBATE_PSEUDONYM_KEY=demo-pseudonym-key
@@ -42,7 +44,8 @@ $(CHROMIUM):
 run: $(STAMP)
 	@test -d $(WORK)/landing || $(BIN)/grouprebate generate --out $(WORK)/landing \
 	    --groups $(DEMO_GROUPS) --seed $(DEMO_SEED)
-	$(BIN)/grouprebate run --demo --landing $(WORK)/landing --config $(CONFIG) --workdir $(WORK)/run
+	$(BIN)/grouprebate run --demo --landing $(WORK)/landing --config $(CONFIG) --workdir $(WORK)/run \
+	    $(RUN_ARGS)
 
 # Airflow's own UI on http://127.0.0.1:$(AIRFLOW_PORT) with the campaign DAG loaded (Ctrl-C
 # stops it). `airflow standalone` starts its components as `airflow ...` commands, found on
