@@ -175,3 +175,11 @@ def test_strays_and_files_changed_after_ingest_are_in_the_arrival_report(
                          "from marts.arrival_exceptions_report where exception_kind = 'orphan'")
     assert rows_kept and all(r["file_names"] is None for r in rows_kept)
     assert [tuple(r.values()) for r in fx.query(harness.build(after_rerun), REPORT)] == strays
+
+
+def test_fixture_lake_tables_have_the_columns_ingest_writes():
+    """The dbt tests read hand-built stray_files and landing_changes: same columns as ingest's."""
+    for table, schema in (("stray_files", ingest_landing.STRAY_SCHEMA),
+                          ("landing_changes", ingest_landing.LANDING_CHANGES_SCHEMA),
+                          ("quarantine", ingest_landing.QUARANTINE_SCHEMA)):
+        assert [name for name, _ in fx.SCHEMAS[table]] == schema.fieldNames(), table
