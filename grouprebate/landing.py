@@ -44,9 +44,17 @@ class LandingFileError(LandingError):
 
 
 def data_files(folder: Path) -> list[Path]:
-    """The contract's data files of one landing partition folder, in arrival order (name)."""
+    """The contract's data files of one landing partition folder, in arrival order (name).
+
+    A symbolic link is never data: it could lead out of the landing zone (stray_files
+    names it)."""
     return [p for p in sorted(folder.iterdir())
-            if p.name.endswith(FILE_SUFFIXES) and p.is_file()]
+            if p.name.endswith(FILE_SUFFIXES) and p.is_file() and not p.is_symlink()]
+
+
+def _partition_folder(folder: Path) -> bool:
+    """A real ds= folder in a real source folder: no symbolic link on the way."""
+    return folder.is_dir() and not folder.is_symlink() and not folder.parent.is_symlink()
 
 
 def landing_files(root: Path, source: str) -> Iterator[tuple[dt.date, Path]]:
@@ -56,7 +64,7 @@ def landing_files(root: Path, source: str) -> Iterator[tuple[dt.date, Path]]:
         return
     for ds_dir in sorted(base.iterdir()):
         match = DS_DIR_RE.fullmatch(ds_dir.name)
-        if not ds_dir.is_dir() or not match:
+        if not _partition_folder(ds_dir) or not match:
             continue
         ds = dt.date.fromisoformat(match.group(1))
         for path in data_files(ds_dir):
@@ -68,7 +76,7 @@ def files_of_day(root: Path, ds: dt.date) -> dict[str, list[Path]]:
     found = {}
     for name in SOURCES:
         folder = root / name / f"ds={ds.isoformat()}"
-        if folder.is_dir() and (paths := data_files(folder)):
+        if _partition_folder(folder) and (paths := data_files(folder)):
             found[name] = paths
     return found
 
@@ -112,12 +120,18 @@ def landing_changes(ingested: Iterable[LandedFile],
     return changes
 
 
+LINK = "a symbolic link, not read: it could lead out of the landing zone"
+
+
 def stray_files(root: Path, ds: dt.date | None = None) -> list[tuple[Path, str]]:
     """(path, why) of what sits in the landing zone but is not contract data, so that no
     file is passed over in silence; with ds, only what sits in a ds=<ds> folder."""
     strays: list[tuple[Path, str]] = []
     for top in sorted(root.iterdir()) if root.is_dir() else []:
         known = top.name in SOURCES
+        if top.is_symlink():
+            strays.append((top, LINK))
+            continue
         if not top.is_dir():
             if ds is None:
                 strays.append((top, "not a source folder"))
@@ -128,12 +142,14 @@ def stray_files(root: Path, ds: dt.date | None = None) -> list[tuple[Path, str]]
                 continue
             if not known:
                 strays.append((folder, f"source {top.name} is not in the contract"))
+            elif folder.is_symlink():
+                strays.append((folder, LINK))
             elif not folder.is_dir() or not match:
                 strays.append((folder, "not a ds=YYYY-MM-DD folder"))
             else:
                 data = set(data_files(folder))
-                strays += [(p, "not a <name>.jsonl[.gz] file") for p in sorted(folder.iterdir())
-                           if p not in data]
+                strays += [(p, LINK if p.is_symlink() else "not a <name>.jsonl[.gz] file")
+                           for p in sorted(folder.iterdir()) if p not in data]
     return strays
 
 

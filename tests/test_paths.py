@@ -47,3 +47,27 @@ def test_tasks_read_checked_paths_from_the_environment(tmp_path, landing, monkey
     monkeypatch.setenv("GROUPREBATE_WORKDIR", str(landing / "run"))
     with pytest.raises(PathError):
         RunPaths.from_env()
+
+
+def test_symbolic_links_in_the_landing_zone_are_named_and_never_read(tmp_path):
+    """A link could lead anywhere on the machine: it is a stray, not data."""
+    import datetime as dt
+
+    from grouprebate.landing import LINK, files_of_day, landing_files, stray_files
+
+    day = dt.date(2018, 11, 1)
+    outside = tmp_path / "outside"
+    (outside / "ds=2018-11-02").mkdir(parents=True)
+    (outside / "secret.jsonl").write_text('{"order_id": "x"}\n')
+    landing = tmp_path / "landing"
+    orders = landing / "orders" / f"ds={day}"
+    orders.mkdir(parents=True)
+    (orders / "real.jsonl").write_text("")
+    (orders / "link.jsonl").symlink_to(outside / "secret.jsonl")
+    (landing / "orders" / "ds=2018-11-02").symlink_to(outside / "ds=2018-11-02")
+    (landing / "payments").symlink_to(outside)
+    assert files_of_day(landing, day) == {"orders": [orders / "real.jsonl"]}
+    assert [path.name for _, path in landing_files(landing, "orders")] == ["real.jsonl"]
+    assert files_of_day(landing, dt.date(2018, 11, 2)) == {}
+    assert {path.name: why for path, why in stray_files(landing)} == {
+        "link.jsonl": LINK, "ds=2018-11-02": LINK, "payments": LINK}
