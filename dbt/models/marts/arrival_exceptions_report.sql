@@ -100,6 +100,12 @@ file_exceptions as (
         arrival_ds
 ),
 
+all_exceptions as (
+    select * from exceptions
+    union all
+    select * from file_exceptions
+),
+
 final as (
     select
         {{ campaign_id() }} as campaign_id,
@@ -109,17 +115,7 @@ final as (
         arrival_ds,
         cast(row_count as bigint) as row_count,
         file_names
-    from exceptions
-    union all
-    select
-        {{ campaign_id() }} as campaign_id,
-        as_of_ds,
-        exception_kind,
-        landing_source,
-        arrival_ds,
-        cast(row_count as bigint) as row_count,
-        file_names
-    from file_exceptions
+    from all_exceptions
 )
 
 select * from final
