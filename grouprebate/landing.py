@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import (
@@ -170,14 +171,26 @@ def read_chunks(path: Path, max_file_bytes: int) -> Iterator[bytes]:
                                "have the file delivered again") from None
 
 
-def checked_size(path: Path, max_file_bytes: int) -> int:
-    """Bytes of the file once decompressed; a gzip file is read to its end to know it."""
+class FileCheck(NamedTuple):
+    size: int  # bytes once decompressed
+    long_line: bool  # a line passes max_line_bytes (False for a plain file not scanned)
+
+
+def checked_file(path: Path, max_file_bytes: int, max_line_bytes: int,
+                 scan_plain_over: int) -> FileCheck:
+    """A landing file's size once decompressed and whether it holds a line longer than
+    max_line_bytes. A gzip file is read to its end to know them (LandingFileError as
+    read_chunks); a plain file only when it is larger than scan_plain_over bytes."""
     size = path.stat().st_size
-    if path.name.endswith(".gz"):
-        return sum(len(chunk) for chunk in read_chunks(path, max_file_bytes))
-    if size > max_file_bytes:
+    plain = not path.name.endswith(".gz")
+    if plain and size > max_file_bytes:
         raise _too_large(path, max_file_bytes)
-    return size
+    if plain and size <= scan_plain_over:
+        return FileCheck(size, False)
+    sizes: list[int] = []
+    chunks = (sizes.append(len(chunk)) or chunk for chunk in read_chunks(path, max_file_bytes))
+    long_line = has_long_line(chunks, max_line_bytes)
+    return FileCheck(sum(sizes), long_line)
 
 
 def _too_large(path: Path, max_file_bytes: int) -> LandingFileError:
@@ -186,10 +199,11 @@ def _too_large(path: Path, max_file_bytes: int) -> LandingFileError:
         "its day fails: split the file upstream or raise the limit")
 
 
-def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[bytes | None]:
-    """Lines cut at LF, CR LF or a lone CR; None for a line longer than max_line_bytes,
-    whose bytes are dropped as they come so memory stays bounded."""
-    buffer, too_long = b"", False
+def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """Lines cut at LF, CR LF or a lone CR, each with whether it is longer than
+    max_line_bytes. A longer line keeps its first max_line_bytes + 1 bytes, enough to show
+    it passes the limit; the rest are dropped as they come, so memory stays bounded."""
+    buffer, prefix = b"", None  # prefix: the kept bytes of a line known to be too long
     for chunk in chunks:
         scanned = max(len(buffer) - 1, 0)  # a held CR may pair with this chunk's LF
         buffer += chunk
@@ -197,16 +211,38 @@ def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[bytes 
         for end in LINE_END_RE.finditer(buffer, scanned):
             if end.group() == b"\r" and end.end() == len(buffer):
                 break
-            too_long |= end.start() - start > max_line_bytes
-            yield None if too_long else buffer[start:end.start()]
-            too_long, start = False, end.end()
+            yield _cut(prefix, buffer[start:end.start()], max_line_bytes)
+            prefix, start = None, end.end()
         buffer = buffer[start:]
         held_cr = buffer.endswith(b"\r")
         if len(buffer) - held_cr > max_line_bytes:
-            too_long, buffer = True, b"\r" if held_cr else b""
-    if buffer or too_long:
-        line = buffer[:-1] if buffer.endswith(b"\r") else buffer
-        yield None if too_long or len(line) > max_line_bytes else line
+            prefix = buffer[:max_line_bytes + 1] if prefix is None else prefix
+            buffer = b"\r" if held_cr else b""
+    if buffer or prefix is not None:
+        yield _cut(prefix, buffer[:-1] if buffer.endswith(b"\r") else buffer, max_line_bytes)
+
+
+def _cut(prefix: bytes | None, line: bytes, max_line_bytes: int) -> tuple[bytes, bool]:
+    if prefix is not None:
+        return prefix, True
+    if len(line) > max_line_bytes:
+        return line[:max_line_bytes + 1], True
+    return line, False
+
+
+def has_long_line(chunks: Iterable[bytes], max_line_bytes: int) -> bool:
+    """Whether a line passes max_line_bytes, at the speed of bytes.split: a line's bytes
+    are those between two line-end bytes (CR or LF), so the longest run without one is
+    the longest line. Every chunk is consumed."""
+    run, longest = 0, 0  # run: bytes since the last line end, carried between chunks
+    for chunk in chunks:
+        runs = chunk.replace(b"\r", b"\n").split(b"\n")
+        if len(runs) == 1:
+            run += len(chunk)
+        else:
+            longest = max(longest, run + len(runs[0]), *map(len, runs[1:-1]))
+            run = len(runs[-1])
+    return max(longest, run) > max_line_bytes
 
 
 def record_fingerprint(record: dict) -> str:
@@ -219,8 +255,8 @@ def check_lines(
     source: Source, chunks: Iterable[bytes], ds: dt.date, config: CampaignConfig
 ) -> Iterator[tuple[int, Checked]]:
     """(line number, verdict) of every non-blank line of one file of partition ds."""
-    for number, raw in enumerate(split_lines(chunks, config.max_line_bytes), start=1):
-        if raw is None:
+    for number, (raw, too_long) in enumerate(split_lines(chunks, config.max_line_bytes), 1):
+        if too_long:
             yield number, Checked(None, REASON_TOO_LONG)
         elif (checked := check_raw_line(source, raw, number == 1, ds, config.tz)) is not None:
             yield number, checked

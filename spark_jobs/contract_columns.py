@@ -71,18 +71,20 @@ def field_reason(field: Field) -> Column:
 
 
 def lines_checked(lines: DataFrame, max_line_bytes: int) -> DataFrame:
-    """Lines as the contract reads them: too long or not UTF-8 flagged, a first line's
+    """Lines as the contract reads them: too long (and cut) or not UTF-8 flagged, a first line's
     byte-order mark dropped, blank lines skipped, and the rest parsed as `parsed`.
 
     Spark's JSON parser stops at the end of the first value and ignores what follows;
     parsing `[line,"<sha256 of line>"]` instead proves the line held exactly one value,
     since no line can contain its own hash.
     """
-    raw = F.col("value")
-    too_long = F.octet_length(raw) > max_line_bytes
+    too_long = F.octet_length("value") > max_line_bytes
+    # A too-long line keeps its first max_line_bytes + 1 bytes, as landing.split_lines does.
+    raw = F.when(too_long, F.substring(F.col("value").cast("binary"), 1, max_line_bytes + 1)
+                 .cast("string")).otherwise(F.col("value"))
     utf8 = F.is_valid_utf8(raw)
     bom = (F.col("line") == 1) & raw.startswith(contract.BOM.decode())
-    text = F.when(utf8 & bom, F.expr("substr(value, 2)")).when(utf8, raw).otherwise(
+    text = F.when(utf8 & bom, raw.substr(F.lit(2), F.octet_length(raw))).when(utf8, raw).otherwise(
         F.make_valid_utf8(raw))
     blank = utf8 & ~too_long & text.rlike(f"^[{contract.BLANK}]*$")
     proof = F.sha2(text, 256)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import sys
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -31,9 +34,11 @@ from grouprebate.contract import (
 from grouprebate.landing import (
     LandedFile,
     LandingError,
-    checked_size,
+    checked_file,
     landed_files,
     landing_changes,
+    read_chunks,
+    split_lines,
     stray_files,
 )
 from spark_jobs.contract_columns import (
@@ -45,6 +50,7 @@ from spark_jobs.contract_columns import (
 )
 from spark_jobs.job_cli import run_job
 from spark_jobs.lake import (
+    STAGING,
     materialized,
     overwrite_partitions,
     partition_path,
@@ -122,23 +128,30 @@ LINE_END = "\r\n|\r|\n"
 # One character per byte: whole files are cut into lines without decoding them, so a
 # line that is not UTF-8 keeps its bytes (as Hadoop's line reader keeps them).
 BYTES_AS_TEXT = "ISO-8859-1"
+# Hadoop's line reader holds at most this many bytes of a line and skips longer lines
+# (Hadoop's own setting, passed through the read's options).
+HADOOP_MAX_LINE = "mapreduce.input.linerecordreader.line.maxlength"
 
 
-def read_lines(spark: SparkSession, source: str, sizes: dict[str, int]) -> DataFrame:
+def read_lines(spark: SparkSession, source: str, sizes: dict[str, int],
+               names: Mapping[str, str], max_line_bytes: int) -> DataFrame:
     """Every line of one source's files of the day with its file name and 1-based line number.
 
     One scan per source, so each source's parse touches only its own files (a
     shared scan filtered per source would read every file once per source).
     Files up to WHOLE_FILE_MAX_BYTES (decompressed, from `sizes`) are read whole and
     numbered as they are cut into lines, with no shuffle; larger ones are read line by
-    line (see numbered_lines). gzip is decompressed by the reader either way.
+    line (see numbered_lines). gzip is decompressed by the reader either way. `names`
+    gives the landing name of each cut copy (see cut_copy) read in a file's place.
     """
     whole = [path for path, size in sizes.items() if size <= WHOLE_FILE_MAX_BYTES]
     large = [path for path, size in sizes.items() if size > WHOLE_FILE_MAX_BYTES]
-    frames = [reader(spark, files) for reader, files in
-              ((whole_file_lines, whole), (numbered_lines, large)) if files]
-    return reduce(DataFrame.unionByName, frames).select(
-        F.lit(source).alias("source"), "value", "file", "line")
+    frames = [*([whole_file_lines(spark, whole)] if whole else []),
+              *([numbered_lines(spark, large, max_line_bytes)] if large else [])]
+    lines = reduce(DataFrame.unionByName, frames)
+    if names:
+        lines = lines.replace(dict(names), subset=["file"])
+    return lines.select(F.lit(source).alias("source"), "value", "file", "line")
 
 
 def whole_file_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -160,16 +173,19 @@ def whole_file_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     )
 
 
-def numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+def numbered_lines(spark: SparkSession, paths: list[str], max_line_bytes: int) -> DataFrame:
     """(value, file, line) of large files, read line by line as Spark splits them.
 
     Spark may split a large plain-text file into several tasks, so the line number
     is the row's rank within its file, ordered by the split's byte offset and then
-    by the row's position inside the task.
+    by the row's position inside the task. Hadoop's reader skips a line whose bytes
+    with its line end reach its limit; every line here stays under it (a cut copy's
+    line: max_line_bytes + 1 and LF; a checked file's: max_line_bytes and CR LF), so
+    the limit bounds memory only, should a file change after it was checked.
     """
     in_file = Window.partitionBy("file").orderBy("block_start", "position")
     return (
-        spark.read.text(paths)
+        spark.read.option(HADOOP_MAX_LINE, max_line_bytes + 3).text(paths)
         .select(
             F.col("value"),
             F.col("_metadata.file_name").alias("file"),
@@ -178,6 +194,17 @@ def numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
         )
         .select("value", "file", F.row_number().over(in_file).cast("long").alias("line"))
     )
+
+
+def cut_copy(path: Path, copy: Path, config: CampaignConfig) -> Path:
+    """A copy of a large landing file whose too-long lines keep only their first
+    max_line_bytes + 1 bytes, so that Spark reads it in bounded memory (Hadoop's line
+    reader holds a whole line). One line in, one line out: line numbers hold."""
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    with open(copy, "wb") as out:
+        out.writelines(line + b"\n" for line, _ in split_lines(
+            read_chunks(path, config.max_file_bytes), config.max_line_bytes))
+    return copy
 
 
 def key_string(source: Source) -> Column:
@@ -334,25 +361,38 @@ def ingest(
     changes while it is read shows as changed on the next run.
     """
     read = landed_files(Path(landing), ds)
+    copies = Path(lake, STAGING, f"landing-{ds.isoformat()}-{uuid.uuid4().hex}")
+    for leftover in Path(lake, STAGING).glob(f"landing-{ds.isoformat()}-*"):
+        shutil.rmtree(leftover)  # of a killed ingest of ds
     files: dict[str, dict[str, int]] = {}
-    for f in read:
-        path = Path(landing, f.source, f"ds={ds.isoformat()}", f.file)
-        files.setdefault(f.source, {})[str(path)] = checked_size(path, config.max_file_bytes)
-    deadline = ds_deadline(ds, config.tz)
-    counts: list[SourceCounts] = []
-    if files:
-        parsed = reduce(
-            lambda a, b: a.unionByName(b, allowMissingColumns=True),
-            [parse_lines(read_lines(spark, name, sizes), SOURCES[name], deadline,
-                         config.max_line_bytes)
-             for name, sizes in files.items()],
-        )
-        earlier = earlier_keys(spark, lake, ds, list(files))
-        classified = materialized(classify_arrivals(parsed, earlier))
-        counts = count_arrivals(classified)
-        quarantine = quarantine_rows(classified)
-    else:
-        quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
+    names: dict[str, str] = {}  # a cut copy's name -> the landing file's
+    try:
+        for f in read:
+            path = Path(landing, f.source, f"ds={ds.isoformat()}", f.file)
+            check = checked_file(path, config.max_file_bytes, config.max_line_bytes,
+                                 WHOLE_FILE_MAX_BYTES)
+            if check.size > WHOLE_FILE_MAX_BYTES and check.long_line:
+                path = cut_copy(path, copies / f"{len(names)}-{f.file.removesuffix('.gz')}",
+                                config)
+                names[path.name] = f.file
+            files.setdefault(f.source, {})[str(path)] = check.size
+        deadline = ds_deadline(ds, config.tz)
+        counts: list[SourceCounts] = []
+        if files:
+            parsed = reduce(
+                lambda a, b: a.unionByName(b, allowMissingColumns=True),
+                [parse_lines(read_lines(spark, name, sizes, names, config.max_line_bytes),
+                             SOURCES[name], deadline, config.max_line_bytes)
+                 for name, sizes in files.items()],
+            )
+            earlier = earlier_keys(spark, lake, ds, list(files))
+            classified = materialized(classify_arrivals(parsed, earlier))
+            counts = count_arrivals(classified)
+            quarantine = quarantine_rows(classified)
+        else:
+            quarantine = spark.createDataFrame([], QUARANTINE_SCHEMA)
+    finally:
+        shutil.rmtree(copies, ignore_errors=True)  # read into the checkpoint, or failed
     report = report_frame(spark, counts, config.max_bad_row_rate)
     strays = spark.createDataFrame(stray_rows(Path(landing), ds), STRAY_SCHEMA)
     late = changes_since_ingest(spark, Path(landing), lake, ds)

@@ -10,6 +10,7 @@ Layout under the lake root (all Parquet, partitioned by the run/arrival date ds)
     attribution/<table>/ds=...     the attribution job's tables as of ds; the
                                    partition of the draw date is the frozen snapshot
     <table>/_staging/, _trash/     uncommitted writes and replaced partitions (see commit)
+    _staging/landing-<ds>-*        cut copies of large landing files while ds is ingested
 Every job writes every table it owns for its ds, empty when there is nothing,
 so a reader never meets a missing table or partition.
 """

@@ -72,7 +72,7 @@ def read_landing(root: Path, config: CampaignConfig) -> dict[str, list[Line]]:
                 data = read_bytes(path)
                 texts = list(split_lines([data], config.max_line_bytes))
                 for i, checked in check_lines(source, [data], ds, config):
-                    text = (texts[i - 1] or b"").decode(errors="replace")
+                    text = texts[i - 1][0].decode(errors="replace")
                     lines.append(Line(name, ds, path.name, i, text, checked.record,
                                       checked.reason))
         out[name] = lines

@@ -17,6 +17,7 @@ import pytest
 from grouprebate import contract
 from grouprebate.cli import main as cli_main
 from grouprebate.landing import (
+    FileCheck,
     LandingFileError,
     check_lines,
     read_chunks,
@@ -140,6 +141,17 @@ def hostile_day(spark, tmp_path_factory, limits):
     return landing, lake, ingest(spark, str(landing), str(lake), limits, DS)
 
 
+@pytest.fixture(scope="module")
+def hostile_day_read_line_by_line(spark, tmp_path_factory, limits):
+    """FILES ingested as large files (Hadoop's line reader; a.jsonl through its cut copy)."""
+    root = tmp_path_factory.mktemp("hostile-large")
+    write_files(root / "landing", FILES)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_landing, "WHOLE_FILE_MAX_BYTES", 0)
+        ingest(spark, str(root / "landing"), str(root / "lake"), limits, DS)
+    return root / "lake"
+
+
 def test_python_validator_gives_each_hostile_line_its_reason(tmp_path, limits):
     folder = write_files(tmp_path, FILES)
     assert python_reasons(folder, limits) == EXPECTED
@@ -150,6 +162,17 @@ def test_spark_ingest_gives_each_hostile_line_the_validators_reason(spark, hosti
     quarantined = {(q["file"], q["line"]): q["reason"]
                    for q in rows(spark, lake / "quarantine" / f"ds={DS}")}
     assert quarantined == EXPECTED
+
+
+def test_large_files_read_line_by_line_get_the_validators_reasons(
+        spark, hostile_day_read_line_by_line):
+    lake = hostile_day_read_line_by_line
+    quarantined = {(q["file"], q["line"]): q["reason"]
+                   for q in rows(spark, lake / "quarantine" / f"ds={DS}")}
+    assert quarantined == EXPECTED
+    assert not list((lake / "_staging").iterdir())  # the cut copy is gone
+    assert sorted(r["order_id"] for r in rows(spark, lake / "orders" / f"ds={DS}")) == sorted(
+        GOOD)
 
 
 def test_ids_and_valid_edge_lines_reach_the_lake_unchanged(spark, hostile_day):
@@ -272,6 +295,46 @@ def test_validate_reads_a_huge_line_in_bounded_memory(tmp_path, config):
         tracemalloc.stop()
     assert (report.rows, report.bad, report.reasons) == (2, 1, {contract.REASON_TOO_LONG: 1})
     assert peak < 8 * 2**20
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz"])
+def test_spark_holds_a_huge_line_of_a_large_file_cut_to_the_limit(
+        spark, tmp_path, limits, monkeypatch, name):
+    """A line of 1 MiB in a file read line by line reaches Spark cut to max_line_bytes + 1
+    bytes (Hadoop's reader would hold it whole), keeps its line number and its reason,
+    and so do the lines after it; the quarantined raw is the line's first bytes."""
+    huge = b'{"order_id": "' + b"\xe5\xb0\x8f" * 2**18 + b'"}'
+    data = b"\n".join([line(order("o1")), huge, line(order("o3")), b"y" * (MAX_LINE + 1),
+                       line(order("o5"))]) + b"\r\n"
+    folder = write_files(tmp_path / "landing",
+                         {name: gzip.compress(data) if name.endswith(".gz") else data})
+    monkeypatch.setattr(ingest_landing, "WHOLE_FILE_MAX_BYTES", 1000)
+    ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), limits, DS)
+    quarantined = sorted(rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}"),
+                         key=lambda q: q["line"])
+    assert [(q["file"], q["line"], q["reason"]) for q in quarantined] == [
+        (name, 2, contract.REASON_TOO_LONG), (name, 4, contract.REASON_TOO_LONG)]
+    assert quarantined[0]["raw"] == huge[:MAX_LINE + 1].decode(errors="replace")
+    assert quarantined[1]["raw"] == "y" * (MAX_LINE + 1)
+    assert sorted((r["line"], r["order_id"]) for r in rows(
+        spark, tmp_path / "lake/orders" / f"ds={DS}")) == [(1, "o1"), (3, "o3"), (5, "o5")]
+    assert python_reasons(folder, limits) == {(name, 2): contract.REASON_TOO_LONG,
+                                              (name, 4): contract.REASON_TOO_LONG}
+
+
+def test_hadoop_skips_a_line_that_grew_past_the_limit_after_the_check(
+        spark, tmp_path, limits, monkeypatch):
+    """Should a large file change between its check and its read, Hadoop's line limit
+    still keeps a huge line out of memory (the change is reported on the next run)."""
+    data = b"\n".join([line(order("o1")), b"z" * 2**20, line(order("o3"))])
+    write_files(tmp_path / "landing", {"a.jsonl": data})
+    monkeypatch.setattr(ingest_landing, "WHOLE_FILE_MAX_BYTES", 1000)
+    monkeypatch.setattr(ingest_landing, "checked_file",
+                        lambda path, *limits: FileCheck(len(data), False))
+    ingest(spark, str(tmp_path / "landing"), str(tmp_path / "lake"), limits, DS)
+    assert rows(spark, tmp_path / "lake/quarantine" / f"ds={DS}") == []
+    assert sorted(r["order_id"] for r in rows(
+        spark, tmp_path / "lake/orders" / f"ds={DS}")) == ["o1", "o3"]
 
 
 def test_payout_file_quotes_hostile_ids_per_rfc_4180(config, tmp_path):

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grouprebate import contract
-from grouprebate.landing import check_lines, split_lines
+from grouprebate.landing import check_lines, has_long_line, split_lines
 from spark_jobs.ingest_landing import ingest
 
 DS = dt.date(2018, 11, 5)
@@ -63,6 +63,7 @@ def test_python_reader_judges_any_bytes_the_same_however_they_are_chunked(config
     assert verdicts == list(check_lines(ORDERS, [data], DS, _config(config)))
     assert all((c.record is None) != (c.reason is None) for _, c in verdicts)
     assert list(split_lines(chunks, MAX_LINE)) == list(split_lines([data], MAX_LINE))
+    assert has_long_line(chunks, MAX_LINE) == any(long for _, long in split_lines([data], MAX_LINE))
 
 
 @settings(max_examples=2, deadline=None,
