@@ -70,13 +70,15 @@ lint: $(STAMP)
 	cd dbt && GROUPREBATE_WAREHOUSE=:memory: DBT_TARGET_PATH=$(abspath $(WORK))/lint/dbt-target \
 	    ../$(BIN)/sqlfluff lint models tests macros
 
-# Scale runs, kept out of `make test`: the generator's throughput and the Spark jobs'
-# wall time and peak memory on a generated campaign of BENCH_GROUPS groups.
-BENCH_GROUPS ?= 10000
+# Scale runs, kept out of `make test`: the bench-marked tests (generator throughput, dbt
+# builds), then every stage timed at BENCH_TIERS (30M and 100M on request) beside the
+# DuckDB peer of the attribution, with the skew run at the first tier. Campaigns are
+# generated once under WORK/bench and reused; results in benchmarks/results/latest.json.
+BENCH_TIERS ?= 1M 10M
 bench: $(STAMP)
 	$(BIN)/python -m pytest -m bench -s
-	$(BIN)/python benchmarks/spark_jobs_scale.py --groups $(BENCH_GROUPS) \
-	    --workdir $(WORK)/bench-$(BENCH_GROUPS)
+	$(BIN)/grouprebate bench $(foreach tier,$(BENCH_TIERS),--tier $(tier)) --skew \
+	    --workdir $(WORK)/bench
 
 # Re-resolve the lock (needs uv: `pip install uv`); commit the result.
 lock:

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from grouprebate.bench.floor import PROBE_ROWS
+from grouprebate.bench.run import DEFAULT_TIERS, RESULTS_DIR, TIERS
 from grouprebate.config import ConfigError, load_config
 from grouprebate.landing import LandingError, stray_files, validate_landing
 from grouprebate.paths import DEFAULT_CONFIG
@@ -18,7 +20,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, need_seed=False)
     summary = generate(Path(args.out), groups=args.groups, seed=args.seed,
-                       gzip=args.gzip, config=config)
+                       gzip=args.gzip, config=config, skew=args.skew)
     for source, rows in summary["rows"].items():
         print(f"{source:12} {rows:>12,} rows  {summary['bad_lines'].get(source, 0):>8,} bad")
     print(f"{'total':12} {summary['total_rows']:>12,} rows in {summary['files']} files "
@@ -74,6 +76,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from grouprebate.bench.run import run_bench
+
+    tiers = args.tier or list(DEFAULT_TIERS)
+    sizes = [f"--groups {args.groups}"] if args.groups else [f"--tier {t}" for t in tiers]
+    command = " ".join(["grouprebate bench", *sizes, *(["--skew"] if args.skew else []),
+                        f"--workdir {args.workdir}"])
+    return run_bench(tiers, Path(args.workdir), skew=args.skew, groups=args.groups,
+                     seed=args.seed, config_path=Path(args.config),
+                     results_dir=Path(args.results), floor_rows=args.floor_rows,
+                     command=command)
+
+
 # Public values, for the demo campaign only: anyone can recompute its draw and pseudonyms.
 DEMO_SECRETS = {"draw seed": "demo-draw-seed", "pseudonym key": "demo-pseudonym-key"}
 
@@ -96,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--groups", type=int, required=True, help="number of groups")
     gen.add_argument("--seed", type=int, required=True, help="random seed (same seed, same bytes)")
     gen.add_argument("--gzip", action="store_true", help="write .jsonl.gz files")
+    gen.add_argument("--skew", action="store_true",
+                     help="one hot item in about a quarter of the shares, and one (group, "
+                          "item) pair shared all through the peak day (the benchmark's skew)")
     gen.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
     gen.set_defaults(func=_generate)
 
@@ -121,6 +139,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rerun", action="store_true",
                      help="run every date again, those that succeeded included")
     run.set_defaults(func=_run)
+
+    bench = sub.add_parser("bench", help="time the stages on generated campaigns of 1M-100M "
+                                         "orders beside a DuckDB peer; writes "
+                                         "benchmarks/results/latest.json")
+    bench.add_argument("--tier", action="append", choices=list(TIERS),
+                       help="orders in the campaign; repeat for several (default: "
+                            f"{' and '.join(DEFAULT_TIERS)})")
+    bench.add_argument("--groups", type=int,
+                       help="a campaign of this many groups instead of the tiers (small runs)")
+    bench.add_argument("--skew", action="store_true",
+                       help="also time the attribution on a skewed campaign of the first tier")
+    bench.add_argument("--workdir", default="work/bench",
+                       help="where campaigns are generated (and reused) and the stages run")
+    bench.add_argument("--seed", type=int, default=2018, help="the campaigns' random seed")
+    bench.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
+    bench.add_argument("--results", default=str(RESULTS_DIR),
+                       help="where latest.json, its dated copy and README.md go")
+    bench.add_argument("--floor-rows", type=int, default=PROBE_ROWS,
+                       help="rows of the DuckDB floor probe (scan, hash join, aggregation)")
+    bench.set_defaults(func=_bench)
     return parser
 
 

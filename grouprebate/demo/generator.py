@@ -9,6 +9,10 @@ blocks in memory and the parent appends them, in block order, to per-(source, ds
 part files, so memory stays flat at any size and the bytes do not depend on the
 number of workers. Within a block each partition gets a few malformed lines and id
 conflicts, never more than half of quality.max_bad_row_rate (see demo/landing_files.py).
+
+`skew=True` adds the benchmark's skew (demo/group.py): one hot item in about a quarter
+of all shares, and one (group, item) pair shared all through the peak day. Off by
+default, and off it draws no extra random number, so the bytes stay those of before.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from grouprebate.paths import DEFAULT_CONFIG
 
 USER_BLOCK = 50_000
 GROUP_BLOCK = 500
-# (kind, first index, end index, seed, groups, config): one block of work for a process.
-Unit = tuple[str, int, int, int, int, CampaignConfig]
+# (kind, first index, end index, seed, groups, config, skew): one block of work for a process.
+Unit = tuple[str, int, int, int, int, CampaignConfig, bool]
 
 
 def default_config() -> CampaignConfig:
@@ -41,10 +45,12 @@ def default_config() -> CampaignConfig:
 
 
 def generate(out: Path, groups: int, seed: int, gzip: bool = False,
-             config: CampaignConfig | None = None, *, workers: int | None = None) -> dict[str, Any]:
+             config: CampaignConfig | None = None, *, workers: int | None = None,
+             skew: bool = False) -> dict[str, Any]:
     """Write a campaign of `groups` groups into the empty landing directory `out` and
     return rows and bad lines per source. `workers` processes share the work (default:
-    the CPU count); the bytes written do not depend on it."""
+    the CPU count); the bytes written do not depend on it. `skew` turns on the
+    benchmark's skew knob (module docstring)."""
     if groups < 1:
         raise ValueError(f"groups must be at least 1, got {groups}")
     out = Path(out)
@@ -55,7 +61,7 @@ def generate(out: Path, groups: int, seed: int, gzip: bool = False,
             "generate into a new directory or delete the old one first"
         )
     config = config or default_config()
-    units = _units(groups, seed, config)
+    units = _units(groups, seed, config, skew)
     workers = max(1, min(workers or os.cpu_count() or 1, len(units)))
     files = LandingFiles(out, Calendar(config), gzip=gzip)
     try:
@@ -67,13 +73,13 @@ def generate(out: Path, groups: int, seed: int, gzip: bool = False,
     return {"groups": groups, "seed": seed, "users": World.sizes(groups)[0], **summary}
 
 
-def _units(groups: int, seed: int, config: CampaignConfig) -> list[Unit]:
+def _units(groups: int, seed: int, config: CampaignConfig, skew: bool) -> list[Unit]:
     """Fixed-size blocks of users and of groups, in output order. Their size is a
     constant, so the output is the same whatever the number of workers."""
     n_users = World.sizes(groups)[0]
-    users = [("users", lo, min(lo + USER_BLOCK, n_users), seed, groups, config)
+    users = [("users", lo, min(lo + USER_BLOCK, n_users), seed, groups, config, skew)
              for lo in range(0, n_users, USER_BLOCK)]
-    return users + [("groups", lo, min(lo + GROUP_BLOCK, groups), seed, groups, config)
+    return users + [("groups", lo, min(lo + GROUP_BLOCK, groups), seed, groups, config, skew)
                     for lo in range(0, groups, GROUP_BLOCK)]
 
 
@@ -95,7 +101,7 @@ def _results(units: list[Unit], workers: int) -> Iterator[list[Chunk]]:
 
 def _run_unit(unit: Unit) -> list[Chunk]:
     """Generate one block of users or groups into memory."""
-    kind, lo, hi, seed, groups, config = unit
+    kind, lo, hi, seed, groups, config, skew = unit
     cal = Calendar(config)
     sink = Sink(cal, config)
     world = World(seed, groups, config, cal)
@@ -103,7 +109,7 @@ def _run_unit(unit: Unit) -> list[Chunk]:
     if kind == "users":
         _emit_users(world, emitter, seed, lo, hi)
     else:
-        campaign = _campaign(config, cal, world, emitter)
+        campaign = _campaign(config, cal, world, emitter, skew)
         for gi in range(lo, hi):
             emitter.rng = random.Random(f"{seed}:g:{gi}")
             GroupSim(campaign, gi, emitter.rng).run()
@@ -111,7 +117,7 @@ def _run_unit(unit: Unit) -> list[Chunk]:
 
 
 def _campaign(config: CampaignConfig, cal: Calendar, world: World,
-              emitter: Emitter) -> Campaign:
+              emitter: Emitter, skew: bool) -> Campaign:
     new_versions, old_versions = client_versions(config.min_client_version)
     return Campaign(
         world=world, emitter=emitter, new_versions=new_versions, old_versions=old_versions,
@@ -120,6 +126,7 @@ def _campaign(config: CampaignConfig, cal: Calendar, world: World,
         window=config.claim_window_hours * 3_600_000, end=cal.end,
         freeze_day=cal.index(config.freeze_ds), last_day=cal.last,
         min_members=config.group_min_members, max_members=config.group_max_members,
+        skew=skew,
     )
 
 

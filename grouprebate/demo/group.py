@@ -30,6 +30,13 @@ from grouprebate.demo.landing_files import (
 from grouprebate.demo.orders import Purchases
 from grouprebate.demo.world import World
 
+# The skew knob (generate(skew=True)): a fresh share picks the hot item with this
+# probability; re-shares copy it on, so about a quarter of all shares carry it.
+HOT_ITEM_SHARE = 0.2
+# ... and this group's members share the hot item every few seconds of the peak day.
+ALL_DAY_GROUP = 0
+ALL_DAY_EVERY = 10 * MS_SECOND
+
 NAMES = ("小黑群", "剁手姐妹团", "双11冲鸭", "宿舍拼单", "Team 回血", "家人们", "同事福利群",
          "省钱小分队", 'the "best" group 🎁', "mamá & co")
 
@@ -52,6 +59,7 @@ class Campaign:
     last_day: int
     min_members: int
     max_members: int
+    skew: bool = False
 
     @property
     def peak_start(self) -> int:
@@ -289,7 +297,9 @@ class GroupSim:
         old_rate = 1.0 if rng.random() < 0.05 and c.old_versions else 0.08
         for _ in range(min(count, 9000)):
             user, t = self._share_moment()
-            if self.shares and rng.random() < 0.25:
+            if c.skew and rng.random() < HOT_ITEM_SHARE:
+                item = self.world.hot_item
+            elif self.shares and rng.random() < 0.25:
                 item = self.pick(self.shares).item  # re-shared: several touches per item
             else:
                 item = self.world.item(rng)
@@ -299,6 +309,8 @@ class GroupSim:
                                      not old and self.is_member(user, t)))
         if rng.random() < 0.12:
             self._tie_share()
+        if c.skew and self.gi == ALL_DAY_GROUP:
+            self._share_all_day()
         self.shares.sort(key=lambda s: s.t)
         self.share_times = [s.t for s in self.shares]
         self._emit_shares()
@@ -327,6 +339,17 @@ class GroupSim:
             self.tie = first
             self.shares.append(Share(first.t, self.pick(others), first.item,
                                      self.pick(self.c.new_versions), True))
+
+    def _share_all_day(self) -> None:
+        """The skew knob's hot (group, item) pair: whoever is a member shares the hot item
+        into this group every ALL_DAY_EVERY through the peak day, so one join key carries
+        thousands of touches where the orders peak."""
+        c = self.c
+        for t in range(c.peak_start, c.acc_end, ALL_DAY_EVERY):
+            present = self.members_at(t)
+            if present:
+                self.shares.append(Share(t, self.pick(present), self.world.hot_item,
+                                         self.pick(c.new_versions), True))
 
     def _emit_shares(self) -> None:
         em, gid = self.em, self.gid

@@ -100,6 +100,12 @@ class World:
             return int(self.n_items ** rng.random()) - 1
         return int(rng.random() * self.n_items)
 
+    @property
+    def hot_item(self) -> int:
+        """The skew knob's hot item: one past the catalogue, so no regular pick lands on it
+        and its share of the shares is the knob's alone."""
+        return self.n_items
+
     def price(self, item: int) -> int:
         """A fixed price in fen per item, log-uniform from 9.90 to about 3,000 CNY."""
         h = ((item + self.seed * 7919) * 2654435761) % 2**32 / 2**32

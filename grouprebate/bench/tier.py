@@ -1,0 +1,234 @@
+"""One tier of the benchmark, measured in a process of its own.
+
+    python -m grouprebate.bench.tier --landing L --workdir W --config C --out tier.json
+
+A process per tier gives each tier a fresh JVM and a fresh Python heap: a JVM keeps the
+heap it has grown, so a second tier in the same one would inherit the first's peak.
+The run date's stages follow the nightly order (docs/pipeline.md, "Benchmark"): every
+calendar date is ingested in turn, each date up to the freeze followed by its landing
+gate; on the freeze date the Spark attribution, its gate, the DuckDB peer over the same
+lake and the row-for-row comparison, the dbt build, the marts gate and the freeze date's
+export; on the last calendar date its attribution, dbt build, marts gate and the export
+of every later date. `--attribution-only` (the skew run) stops after the comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from grouprebate.bench.measure import GIB, Recorder, event_log_of
+from grouprebate.config import CampaignConfig, load_config
+from grouprebate.contract import SOURCES
+from grouprebate.paths import RunPaths
+
+# Stage names: the results' keys, and the stages the quality gates guard.
+INGEST_PEAK_DAY = "ingest_peak_day"
+INGEST_CALENDAR = "ingest_calendar"
+INGEST_AFTER_FREEZE = "ingest_after_freeze"
+ATTRIBUTION_SPARK = "attribution_spark"
+ATTRIBUTION_DUCKDB = "attribution_duckdb"
+EQUALITY_CHECK = "equality_check"
+ATTRIBUTION_LAST_DATE = "attribution_last_date"
+DBT_PARSE = "dbt_parse"
+DBT_BUILD_FREEZE = "dbt_build_freeze"
+DBT_BUILD_LAST = "dbt_build_last"
+EXPORT = "export"
+GUARDED = {  # gate stage -> the stage it guards
+    "landing_gate_calendar": INGEST_CALENDAR,
+    "landing_gate_peak_day": INGEST_PEAK_DAY,
+    "attribution_gate": ATTRIBUTION_SPARK,
+    "marts_gate_freeze": DBT_BUILD_FREEZE,
+    "marts_gate_last": DBT_BUILD_LAST,
+    "exports_gate": EXPORT,
+}
+LANDING_ROWS, LAKE_ROWS, PAYOUT_ROWS = "landing rows", "lake rows up to the date", "payouts"
+
+
+def peak_day(config: CampaignConfig) -> dt.date:
+    """The last accumulation day (11-11 in 2018), where the generator puts the purchase peak."""
+    return (config.accumulation_end - dt.timedelta(microseconds=1)).astimezone(config.tz).date()
+
+
+def bench_config(path: Path) -> CampaignConfig:
+    """The campaign config with the public demo secrets where the file names variables:
+    a benchmark draws and exports like a run, and is never a real campaign."""
+    from grouprebate.cli import DEMO_SECRETS
+
+    names = load_config(path, need_seed=False)
+    return load_config(path, env={**os.environ, names.draw_seed_env: DEMO_SECRETS["draw seed"],
+                                  names.pseudonym_key_env: DEMO_SECRETS["pseudonym key"]})
+
+
+def start_spark(events: Path):
+    """The jobs' own local session (spark_jobs.session.get_spark), with Spark's event log
+    switched on through spark-submit's arguments, since the builder's settings stay the
+    jobs' own: the log is where the tasks' spill is read back from."""
+    if os.environ.get("SPARK_REMOTE"):
+        raise RuntimeError("the benchmark measures a local Spark session (its JVM's memory "
+                           "and its event log); unset SPARK_REMOTE")
+    events.mkdir(parents=True)
+    os.environ.setdefault("SPARK_MASTER", f"local[{os.cpu_count() or 2}]")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    submit = os.environ.get("PYSPARK_SUBMIT_ARGS", "pyspark-shell").removesuffix("pyspark-shell")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = (
+        f"{submit}--conf spark.eventLog.enabled=true "
+        f"--conf spark.eventLog.dir={events.resolve().as_uri()} pyspark-shell")
+    from spark_jobs.session import get_spark
+
+    spark = get_spark("grouprebate-bench")
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def lake_rows(lake: Path, ds: dt.date, sources: list[str] | None = None) -> int:
+    """Rows of the lake's source tables in partitions up to ds (what the jobs read)."""
+    import duckdb
+
+    total = 0
+    with duckdb.connect() as con:
+        for name in sources or list(SOURCES):
+            if not any(Path(lake, name).glob("ds=*/*.parquet")):
+                continue
+            total += con.execute(
+                f"select count(*) from read_parquet('{lake}/{name}/*/*.parquet', "
+                "hive_partitioning = true) where ds <= ?", [ds]).fetchone()[0]
+    return total
+
+
+def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
+                 attribution_only: bool = False) -> dict[str, Any]:
+    """Run the tier's stages on a fresh work directory; the figures of every stage."""
+    from expectations.attribution import attribution_batches
+    from expectations.exports import export_batches
+    from expectations.gate import run_gate
+    from expectations.landing import landing_batches
+    from expectations.marts import marts_batches
+    from grouprebate.publish.payouts import publish_payouts, stage_payouts
+    from grouprebate.warehouse.dbt_runner import build, build_env, parsed_manifest
+    from grouprebate.warehouse.marts import duckdb_query
+    from spark_jobs.attribute_orders import attribute
+    from spark_jobs.ingest_landing import ingest
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    paths = RunPaths.checked(landing, workdir)
+    workdir.mkdir(parents=True)
+    lake = paths.lake
+    spark = start_spark(workdir / "spark-events")
+    rec = Recorder()
+    freeze, peak, last = config.freeze_ds, peak_day(config), config.calendar_end
+    result: dict[str, Any] = {
+        "spark_driver_memory": spark.conf.get("spark.driver.memory", None),
+        "spark_shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions", None),
+    }
+    manifest = None
+
+    def build_marts(ds: dt.date, stage: str, gate: str) -> None:
+        with rec.measure(stage) as window:
+            build(config, ds, lake, warehouse=paths.warehouse, unit_tests=False,
+                  extra_args=["--no-write-json"], manifest=manifest)
+        rec.add_rows(LAKE_ROWS, lake_rows(lake, ds), stage)
+        with rec.measure(gate):
+            run_gate(workdir, "marts", ds, marts_batches(paths.warehouse, workdir, config, ds))
+        print(f"  dbt build {ds}: {window.seconds:.1f}s", flush=True)
+
+    def export(dates: list[dt.date]) -> None:
+        for ds in dates:
+            with rec.measure(EXPORT):
+                control = stage_payouts(duckdb_query(paths.warehouse), config, ds,
+                                        paths.staging, paths.exports)
+            with rec.measure("exports_gate"):
+                run_gate(workdir, "exports", ds, export_batches(
+                    spark, str(paths.staging), str(paths.exports), config, ds))
+            with rec.measure(EXPORT):
+                publish_payouts(paths.staging, config, ds, paths.exports)
+            rec.add_rows(PAYOUT_ROWS, control["row_count"], EXPORT)
+
+    for ds in config.calendar():
+        if attribution_only and ds > freeze:
+            break
+        names = [INGEST_CALENDAR if ds <= freeze else INGEST_AFTER_FREEZE]
+        names += [INGEST_PEAK_DAY] if ds == peak else []
+        with rec.measure(*names) as window:
+            counts = ingest(spark, str(landing), str(lake), config, ds)
+        rec.add_rows(LANDING_ROWS, sum(c.rows for c in counts), *names)
+        print(f"  ingest {ds}: {window.seconds:.1f}s", flush=True)
+        if not attribution_only and ds <= freeze:
+            gates = ["landing_gate_calendar"] + (["landing_gate_peak_day"] if ds == peak else [])
+            with rec.measure(*gates):
+                run_gate(workdir, "landing", ds, landing_batches(spark, str(lake), config, ds))
+        if ds == freeze:
+            result.update(attribute_both(rec, spark, lake, config))
+            if attribution_only:
+                break
+            with rec.measure("attribution_gate"):
+                run_gate(workdir, "attribution", ds,
+                         attribution_batches(spark, str(lake), config, ds))
+            with rec.measure(DBT_PARSE):
+                manifest = parsed_manifest(config, ds, build_env(lake, paths.warehouse))
+            build_marts(ds, DBT_BUILD_FREEZE, "marts_gate_freeze")
+            export([ds])
+        if ds == last:
+            with rec.measure(ATTRIBUTION_LAST_DATE):
+                attribute(spark, str(lake), config, ds)
+            build_marts(ds, DBT_BUILD_LAST, "marts_gate_last")
+            export([d for d in config.calendar() if freeze < d <= last])
+    spark.stop()
+    rec.add_spill(event_log_of(workdir / "spark-events"))
+    result["spill_gib"] = round(rec.spill_disk / GIB, 3)
+    result["orders_in_lake_to_freeze"] = lake_rows(lake, freeze, ["orders"])
+    result["stages"] = rec.stages
+    return result
+
+
+def attribute_both(rec: Recorder, spark, lake: Path, config: CampaignConfig) -> dict[str, Any]:
+    """The freeze date's attribution by the Spark job and by the DuckDB peer over the
+    same lake, then the row-for-row comparison of their outputs."""
+    import duckdb
+
+    from grouprebate.bench.peer import attribute_duckdb, differences
+    from spark_jobs.attribute_orders import attribute
+
+    ds = config.freeze_ds
+    with rec.measure(ATTRIBUTION_SPARK) as spark_window:
+        attribute(spark, str(lake), config, ds)
+    con = duckdb.connect()
+    try:
+        with rec.measure(ATTRIBUTION_DUCKDB) as peer_window:
+            attribute_duckdb(con, lake, config, ds)
+        with rec.measure(EQUALITY_CHECK):
+            found = differences(con, lake, ds)
+    finally:
+        con.close()
+    rec.add_rows(LAKE_ROWS, lake_rows(lake, ds), ATTRIBUTION_SPARK, ATTRIBUTION_DUCKDB)
+    print(f"  attribution {ds}: Spark {spark_window.seconds:.1f}s, DuckDB "
+          f"{peer_window.seconds:.1f}s, {'equal' if not found else 'DIFFERENT'}", flush=True)
+    return {"results_equal": not found, "differences": found}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--landing", type=Path, required=True)
+    parser.add_argument("--workdir", type=Path, required=True,
+                        help="the tier's run directory, emptied first")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="where the figures go (JSON)")
+    parser.add_argument("--attribution-only", action="store_true",
+                        help="ingest up to the freeze date and compare the attributions only")
+    args = parser.parse_args(argv)
+    config = bench_config(args.config)
+    result = measure_tier(args.landing, args.workdir, config, args.attribution_only)
+    cores = os.cpu_count() or 1
+    result["stages"] = {name: stage.report(cores) for name, stage in result["stages"].items()}
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The benchmark harness end to end on a tiny campaign (the results' shape, the Spark job
+and the DuckDB peer agreeing), its README section, and the generator's skew knob."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grouprebate.bench.report import BEGIN, END, update_readme
+from grouprebate.demo.generator import default_config, generate
+from grouprebate.demo.group import ALL_DAY_GROUP
+from grouprebate.demo.world import World
+from tests.landing_helpers import Campaign, read_landing
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT_CAMPAIGN = ROOT / "tests" / "fixtures" / "short-campaign.yaml"
+SHAPE = {
+    "machine": {"cores", "memory_gib", "python", "spark", "duckdb"},
+    "tiers": {"orders", "landing_rows", "ingest_peak_day_s", "ingest_calendar_s",
+              "attribution_spark_s", "attribution_duckdb_s", "results_equal", "peak_rss_gib",
+              "spill_gib"},
+    "skew": {"orders", "attribution_plain_s", "attribution_skewed_s"},
+}
+
+
+@pytest.fixture(scope="module")
+def bench_results(tmp_path_factory) -> Path:
+    """`grouprebate bench` on 40 groups of the week-long campaign, with the skew run."""
+    root = tmp_path_factory.mktemp("bench")
+    results = root / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "grouprebate.cli", "bench", "--groups", "40", "--skew",
+         "--config", str(SHORT_CAMPAIGN), "--workdir", str(root / "work"),
+         "--results", str(results), "--floor-rows", "100000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return results
+
+
+@pytest.mark.e2e
+def test_bench_writes_the_results_shape_and_the_two_attributions_agree(bench_results):
+    data = json.loads((bench_results / "latest.json").read_text(encoding="utf-8"))
+    assert SHAPE["machine"] <= set(data["machine"])
+    assert len(data["tiers"]) == 1
+    tier = data["tiers"][0]
+    assert SHAPE["tiers"] <= set(tier)
+    assert SHAPE["skew"] <= set(data["skew"])
+    assert tier["results_equal"] is True and tier["differences"] == []
+    assert data["skew"]["results_equal"] is True
+    numbers = [tier[key] for key in SHAPE["tiers"] - {"results_equal"}]
+    numbers += [data["skew"][key] for key in SHAPE["skew"]]
+    assert all(isinstance(n, int | float) and n >= 0 for n in numbers)
+    assert tier["orders"] > 0 and tier["landing_rows"] > tier["orders"]
+    assert tier["ingest_calendar_s"] > tier["ingest_peak_day_s"] > 0
+    assert data["skew"]["attribution_plain_s"] == tier["attribution_spark_s"]
+    assert [p.name for p in bench_results.glob("bench-*.json")] == [f"bench-{data['date']}.json"]
+    assert (bench_results / f"bench-{data['date']}.json").read_text() == \
+        (bench_results / "latest.json").read_text()
+
+
+@pytest.mark.e2e
+def test_bench_readme_section_holds_the_table(bench_results):
+    readme = (bench_results / "README.md").read_text(encoding="utf-8")
+    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
+    assert "| groups-40 |" in readme and "Spark / DuckDB" in readme
+    assert "Not run yet: 1M, 10M" in readme
+
+
+def test_readme_section_is_replaced_and_the_rest_is_kept(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Measurements\n\nIntro.\n\n## Other — [x.json](x.json)\n\nKept.\n")
+    update_readme(readme, "## Benchmark\n\nfirst")
+    update_readme(readme, "## Benchmark\n\nsecond")
+    text = readme.read_text()
+    assert text.startswith("# Measurements\n\nIntro.\n")
+    assert "second" in text and "first" not in text
+    assert text.index(END) < text.index("## Other") and text.endswith("Kept.\n")
+
+
+# --- the skew knob -----------------------------------------------------------------------
+
+GROUPS, SEED = 300, 2018
+CONFIG = default_config()
+HOT_ITEM = f"i{World.sizes(GROUPS)[1]:08d}"
+ALL_DAY = f"g{ALL_DAY_GROUP:08d}"
+
+
+def shares(out: Path) -> list[dict]:
+    return Campaign(read_landing(out, CONFIG), CONFIG).records("shares")
+
+
+@pytest.fixture(scope="module")
+def skewed_shares(tmp_path_factory) -> list[dict]:
+    out = tmp_path_factory.mktemp("skewed") / "landing"
+    generate(out, GROUPS, SEED, workers=1, skew=True)
+    return shares(out)
+
+
+def test_skew_puts_one_item_in_about_a_quarter_of_the_shares(skewed_shares):
+    others = [s for s in skewed_shares if s["group_id"] != ALL_DAY]
+    share = sum(s["item_id"] == HOT_ITEM for s in others) / len(others)
+    assert 0.2 <= share <= 0.3
+
+
+def test_skew_shares_one_group_item_pair_all_through_the_peak_day(skewed_shares):
+    peak_start = CONFIG.accumulation_end - dt.timedelta(days=1)
+    pair = [s["shared_at"] for s in skewed_shares
+            if s["group_id"] == ALL_DAY and s["item_id"] == HOT_ITEM]
+    hours = {(t - peak_start) // dt.timedelta(hours=1) for t in pair
+             if peak_start <= t < CONFIG.accumulation_end}
+    assert hours == set(range(24))
+    assert len(pair) > 5_000
+
+
+def test_without_skew_the_hot_item_is_never_shared(tmp_path):
+    generate(tmp_path / "plain", GROUPS, SEED, workers=1)
+    assert all(s["item_id"] != HOT_ITEM for s in shares(tmp_path / "plain"))
