@@ -60,15 +60,17 @@ def _ds(logical_date: dt.datetime) -> dt.date:
     return run_date(logical_date, CONFIG)
 
 
-def _gate(stage: str, spark, logical_date: dt.datetime, batches_of) -> str:
+def _gate(stage: str, spark, logical_date: dt.datetime, batches_of, index: bool) -> str:
     """Run a stage's quality gate on what `batches_of(spark, paths, ds)` reads; raises
-    QualityGateFailed."""
+    QualityGateFailed. `index`: rebuild the Data Docs index (the date's later gates do,
+    and a failing gate always does)."""
     from expectations.gate import run_gate
     from grouprebate.paths import RunPaths
     from spark_jobs.session import configure
 
     paths, ds = RunPaths.from_env(), _ds(logical_date)
-    return str(run_gate(paths.workdir, stage, ds, batches_of(configure(spark), paths, ds)))
+    return str(run_gate(paths.workdir, stage, ds, batches_of(configure(spark), paths, ds),
+                        index=index))
 
 
 @dag(
@@ -129,7 +131,7 @@ def grouprebate_campaign():
         from expectations.landing import landing_batches
 
         return _gate("landing", spark, logical_date, lambda session, paths, ds: landing_batches(
-            session, str(paths.lake), CONFIG, ds))
+            session, str(paths.lake), CONFIG, ds), index=False)
 
     @task.pyspark(conn_id=SPARK_CONN_ID)
     @fails_fast
@@ -138,7 +140,7 @@ def grouprebate_campaign():
 
         return _gate("attribution", spark, logical_date,
                      lambda session, paths, ds: attribution_batches(
-                         session, str(paths.lake), CONFIG, ds))
+                         session, str(paths.lake), CONFIG, ds), index=False)
 
     @task
     @fails_fast
@@ -218,7 +220,7 @@ def grouprebate_campaign():
         from expectations.exports import export_batches
 
         return _gate("exports", spark, logical_date, lambda session, paths, ds: export_batches(
-            session, str(paths.staging), str(paths.exports), CONFIG, ds))
+            session, str(paths.staging), str(paths.exports), CONFIG, ds), index=True)
 
     @task
     @fails_fast

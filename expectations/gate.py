@@ -168,8 +168,11 @@ def _failure(row: dict) -> str:
             f"sample {row['unexpected_sample']}")
 
 
-def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> GateSummary:
-    """Validate every batch, record the results and rebuild Data Docs; raise on a break."""
+def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch],
+             index: bool = True) -> GateSummary:
+    """Validate every batch, record the results and render their Data Docs pages; raise on
+    a break. The site's index, which lists every result of every date, is rebuilt when
+    `index` is set (the date's last gate) or the gate fails (no later gate runs)."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = quality_context(workdir)
@@ -187,9 +190,9 @@ def run_gate(workdir: Path, stage: str, ds: dt.date, batches: list[Batch]) -> Ga
         for validation in result.run_results.values():
             rows += _rows(stage, ds, batch, validation)
     write_results(workdir, stage, ds, rows)
-    if stored:  # no identifiers would rebuild every page of every date
-        context.build_data_docs(resource_identifiers=stored)
     failed = [row for row in rows if not row["success"] and row["severity"] == CRITICAL]
+    if stored:  # no identifiers would rebuild every page of every date
+        context.build_data_docs(resource_identifiers=stored, build_index=index or bool(failed))
     warned = [row for row in rows if not row["success"] and row["severity"] != CRITICAL]
     if failed:
         raise QualityGateFailed(

@@ -198,3 +198,19 @@ def test_a_day_without_an_ingest_report_fails_the_landing_gate(spark, config, tm
                         tmp_path, "orders", DS)
     with pytest.raises(QualityGateFailed, match="ingest_report has no partition"):
         lake_batches(spark, str(tmp_path), config, DS)
+
+
+def test_the_data_docs_index_waits_for_the_last_gate_of_the_date_unless_one_fails(
+        spark, config, tmp_path):
+    """A passing gate told not to rebuild the index leaves it alone; a failing one rebuilds
+    it (no later gate runs that date), listing both gates' results."""
+    index = tmp_path / "data-docs" / "index.html"
+    good = [("o1", "g1", "s1", "b", "a", 1000, 700)]
+    run_gate(tmp_path, "attribution", DS, attribution_batches(
+        spark, config, good, [("g1", "b", 700)], [("g1", 700, True, True, 4)]), index=False)
+    assert not index.exists()
+    with pytest.raises(QualityGateFailed):
+        run_gate(tmp_path, "attribution", DS + dt.timedelta(days=1), attribution_batches(
+            spark, config, good, [("g1", "b", 600)], [("g1", 700, True, True, 4)]), index=False)
+    listed = index.read_text()
+    assert f"{DS} attribution" in listed and f"{DS + dt.timedelta(days=1)} attribution" in listed
