@@ -81,8 +81,12 @@ def _bench(args: argparse.Namespace) -> int:
 
     tiers = args.tier or list(DEFAULT_TIERS)
     sizes = [f"--groups {args.groups}"] if args.groups else [f"--tier {t}" for t in tiers]
+    options = {"--seed": (args.seed, 2018), "--config": (args.config, str(DEFAULT_CONFIG)),
+               "--floor-rows": (args.floor_rows, PROBE_ROWS)}
     command = " ".join(["grouprebate bench", *sizes, *(["--skew"] if args.skew else []),
-                        f"--workdir {args.workdir}"])
+                        f"--workdir {args.workdir}",
+                        *(f"{flag} {value}" for flag, (value, default) in options.items()
+                          if value != default)])
     return run_bench(tiers, Path(args.workdir), skew=args.skew, groups=args.groups,
                      seed=args.seed, config_path=Path(args.config),
                      results_dir=Path(args.results), floor_rows=args.floor_rows,

@@ -22,8 +22,12 @@ GIB = 2**30
 
 
 class PeakMemory:
-    """Samples, in a thread, the RSS of this process and of its children (the Spark JVM,
-    whose local executors are threads of the driver) and keeps the largest values."""
+    """Samples, in a thread, the RSS of this process and of its direct children (the Spark
+    JVM, whose local executors are threads of the driver) and keeps the largest values.
+
+    Grandchildren are left out: a process the JVM forks shares its pages until it execs,
+    and a sample at that instant would count the JVM's memory twice.
+    """
 
     INTERVAL_S = 0.2
 
@@ -35,7 +39,7 @@ class PeakMemory:
     def _sample(self, me: psutil.Process) -> None:
         python = me.memory_info().rss
         jvm = 0
-        for child in me.children(recursive=True):
+        for child in me.children():
             try:
                 jvm += child.memory_info().rss
             except psutil.Error:  # a child that ended between the listing and the read

@@ -91,6 +91,16 @@ def tier_record(name: str, campaign: dict, figures: dict, floor: dict) -> dict[s
     }
 
 
+def summary_line(t: dict) -> str:
+    """A tier in one console line, with the Spark / DuckDB ratio."""
+    return (f"{t['tier']}: {t['orders']:,} orders; ingest peak day {t['ingest_peak_day_s']:.1f}s, "
+            f"to the freeze {t['ingest_calendar_s']:.1f}s; attribution Spark "
+            f"{t['attribution_spark_s']:.1f}s, DuckDB {t['attribution_duckdb_s']:.1f}s "
+            f"(Spark / DuckDB {t['spark_duckdb_ratio']}x, "
+            f"{'equal' if t['results_equal'] else 'DIFFERENT'}); peak RSS {t['peak_rss_gib']} GiB, "
+            f"spill {t['spill_gib']} GiB")
+
+
 def skew_record(plain: dict, campaign: dict, figures: dict) -> dict[str, Any]:
     """The "skew" entry: the plain tier's attribution beside the skewed campaign's."""
     stages = figures["stages"]
@@ -148,7 +158,7 @@ def results(tiers: list[dict], skew: dict | None, floor: dict, failures: list[di
                                   config.calendar_end.isoformat()]},
         "tiers": tiers,
         "skew": skew or {"orders": None, "attribution_plain_s": None,
-                         "attribution_skewed_s": None, "note": "not run (add --skew)"},
+                         "attribution_skewed_s": None, "note": "not measured (--skew)"},
         "floor": floor,
         "default_tiers": default_tiers,
         "failures": failures,
@@ -256,7 +266,7 @@ def render(data: dict) -> str:
             f"{_num(skew['attribution_skewed_s'])} s skewed ({skew['slowdown']:+.0%}); "
             f"peer equal: {_num(skew['results_equal'])}.")
     else:
-        lines.append("Skew: not run (`--skew`).")
+        lines.append("Skew: not measured (`--skew`).")
     lines += [
         "",
         "Peak RSS is the largest resident size of the Spark JVM (the local session runs "

@@ -106,7 +106,16 @@ def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: in
             raise ValueError(f"unknown tier {name!r}; choose from {', '.join(TIERS)}")
     print("floor probe (DuckDB)", flush=True)
     floor = probe(floor_rows)
-    measured, failures = [], []
+    config = load_config(config_path, need_seed=False)
+    measured, failures, skewed = [], [], None
+
+    def publish() -> None:
+        """Write what is measured so far: a failure hours into a run keeps the rest."""
+        results = report.results(measured, skewed, floor, failures, config=config,
+                                 command=command, default_tiers=list(DEFAULT_TIERS))
+        written = report.write(results, results_dir)
+        print(f"results: {', '.join(str(p) for p in written)}", flush=True)
+
     for name in names:
         size = groups or groups_for(name, config_path, seed)
         try:
@@ -116,7 +125,8 @@ def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: in
             failures.append({"tier": name, "error": str(exc)})
             continue
         measured.append(report.tier_record(name, known, figures, floor))
-    skewed = None
+        print(report.summary_line(measured[-1]), flush=True)
+        publish()
     if skew and measured:
         plain = measured[0]
         folder = workdir / f"{plain['tier']}-skew"
@@ -124,13 +134,11 @@ def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: in
             known = campaign(folder, plain["groups"], seed, config_path, skew=True)
             figures = measure_in_process(folder, config_path, attribution_only=True)
             skewed = report.skew_record(plain, known, figures)
+            print(f"skew ({plain['tier']}): attribution {skewed['attribution_plain_s']:.1f}s "
+                  f"plain, {skewed['attribution_skewed_s']:.1f}s skewed", flush=True)
         except BenchFailed as exc:
             failures.append({"tier": folder.name, "error": str(exc)})
-    config = load_config(config_path, need_seed=False)
-    results = report.results(measured, skewed, floor, failures, config=config,
-                             command=command, default_tiers=list(DEFAULT_TIERS))
-    written = report.write(results, results_dir)
-    print(f"results: {', '.join(str(p) for p in written)}")
+    publish()
     unequal = [t["tier"] for t in measured if not t["results_equal"]]
     unequal += [skewed["tier"] + " skewed"] if skewed and not skewed["results_equal"] else []
     for failure in failures:

@@ -77,8 +77,10 @@ def start_spark(events: Path):
     os.environ.setdefault("SPARK_MASTER", f"local[{os.cpu_count() or 2}]")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     submit = os.environ.get("PYSPARK_SUBMIT_ARGS", "pyspark-shell").removesuffix("pyspark-shell")
+    # One plain JSON-lines file: Spark 4 rolls and compresses its event logs by default.
     os.environ["PYSPARK_SUBMIT_ARGS"] = (
-        f"{submit}--conf spark.eventLog.enabled=true "
+        f"{submit}--conf spark.eventLog.enabled=true --conf spark.eventLog.rolling.enabled=false "
+        f"--conf spark.eventLog.compress=false "
         f"--conf spark.eventLog.dir={events.resolve().as_uri()} pyspark-shell")
     from spark_jobs.session import get_spark
 
@@ -222,10 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attribution-only", action="store_true",
                         help="ingest up to the freeze date and compare the attributions only")
     args = parser.parse_args(argv)
+    os.environ.setdefault("DBT_LOG_LEVEL", "warn")  # dbt's node lines stay in its log file
     config = bench_config(args.config)
     result = measure_tier(args.landing, args.workdir, config, args.attribution_only)
     cores = os.cpu_count() or 1
     result["stages"] = {name: stage.report(cores) for name, stage in result["stages"].items()}
+    result["cores"] = cores
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
