@@ -1,0 +1,1 @@
+"""Scale measurements of the pipeline, and the DuckDB peer that checks the Spark attribution."""
