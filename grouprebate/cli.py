@@ -83,14 +83,16 @@ def _bench(args: argparse.Namespace) -> int:
     sizes = [f"--groups {args.groups}"] if args.groups else [f"--tier {t}" for t in tiers]
     options = {"--seed": (args.seed, 2018), "--config": (args.config, str(DEFAULT_CONFIG)),
                "--floor-rows": (args.floor_rows, PROBE_ROWS)}
-    command = " ".join(["grouprebate bench", *sizes, *(["--skew"] if args.skew else []),
+    flags = [flag for flag, on in (("--skew", args.skew),
+                                   ("--attribution-only", args.attribution_only)) if on]
+    command = " ".join(["grouprebate bench", *sizes, *flags,
                         f"--workdir {args.workdir}",
                         *(f"{flag} {value}" for flag, (value, default) in options.items()
                           if value != default)])
     return run_bench(tiers, Path(args.workdir), skew=args.skew, groups=args.groups,
                      seed=args.seed, config_path=Path(args.config),
                      results_dir=Path(args.results), floor_rows=args.floor_rows,
-                     command=command)
+                     attribution_only=args.attribution_only, command=command)
 
 
 # Public values, for the demo campaign only: anyone can recompute its draw and pseudonyms.
@@ -154,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a campaign of this many groups instead of the tiers (small runs)")
     bench.add_argument("--skew", action="store_true",
                        help="also time the attribution on a skewed campaign of the first tier")
+    bench.add_argument("--attribution-only", action="store_true",
+                       help="stop each tier after the two attributions are compared (no "
+                            "quality gates, dbt builds or exports): a quick check")
     bench.add_argument("--workdir", default="work/bench",
                        help="where campaigns are generated (and reused) and the stages run")
     bench.add_argument("--seed", type=int, default=2018, help="the campaigns' random seed")

@@ -86,6 +86,7 @@ def tier_record(name: str, campaign: dict, figures: dict, floor: dict) -> dict[s
         "generate_s": campaign["generate_s"],
         "spark_driver_memory": figures["spark_driver_memory"],
         "spark_shuffle_partitions": figures["spark_shuffle_partitions"],
+        "attribution_only": DBT_BUILD_FREEZE not in stages,
         "differences": figures["differences"],
         "stages": stages,
     }

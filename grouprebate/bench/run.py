@@ -94,9 +94,11 @@ def measure_in_process(folder: Path, config_path: Path, attribution_only: bool) 
 
 def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: int | None = None,
               seed: int = 2018, config_path: Path, results_dir: Path = RESULTS_DIR,
-              floor_rows: int = PROBE_ROWS, command: str = "") -> int:
+              floor_rows: int = PROBE_ROWS, attribution_only: bool = False,
+              command: str = "") -> int:
     """Measure the tiers (or one campaign of `groups` groups), write the results; 1 when a
-    tier failed or the two attributions differ, else 0."""
+    tier failed or the two attributions differ, else 0. `attribution_only` stops each tier
+    after the comparison of the attributions (no gates, dbt builds or exports)."""
     from grouprebate.bench import report
 
     workdir, config_path = workdir.resolve(), config_path.resolve()
@@ -120,7 +122,7 @@ def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: in
         size = groups or groups_for(name, config_path, seed)
         try:
             known = campaign(workdir / name, size, seed, config_path, skew=False)
-            figures = measure_in_process(workdir / name, config_path, attribution_only=False)
+            figures = measure_in_process(workdir / name, config_path, attribution_only)
         except BenchFailed as exc:
             failures.append({"tier": name, "error": str(exc)})
             continue
@@ -132,7 +134,7 @@ def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: in
         folder = workdir / f"{plain['tier']}-skew"
         try:
             known = campaign(folder, plain["groups"], seed, config_path, skew=True)
-            figures = measure_in_process(folder, config_path, attribution_only=True)
+            figures = measure_in_process(folder, config_path, True)
             skewed = report.skew_record(plain, known, figures)
             print(f"skew ({plain['tier']}): attribution {skewed['attribution_plain_s']:.1f}s "
                   f"plain, {skewed['attribution_skewed_s']:.1f}s skewed", flush=True)
