@@ -9,7 +9,8 @@ calendar date is ingested in turn, each date up to the freeze followed by its la
 gate; on the freeze date the Spark attribution, its gate, the DuckDB peer over the same
 lake and the row-for-row comparison, the dbt build, the marts gate and the freeze date's
 export; on the last calendar date its attribution, dbt build, marts gate and the export
-of every later date. `--attribution-only` (the skew run) stops after the comparison.
+of every later date. `--attribution-only` (the skew run, and `grouprebate bench
+--attribution-only`) stops after the comparison.
 """
 
 from __future__ import annotations
