@@ -257,8 +257,9 @@ def alive(pid: int) -> bool:
 def test_a_run_killed_twice_and_restarted_gives_the_uninterrupted_marts_and_exports(
         campaign, tmp_path):
     """kill -9 of the run alone (its Spark server survives) during the freeze date's
-    attribution, then of the whole process group during a later date's dbt build; each
-    restart, with the same arguments, resumes at the killed date."""
+    attribution, then of the whole process group during a later date's dbt build, then a
+    SIGTERM (which stops the run and its server at once); each restart, with the same
+    arguments, resumes at the interrupted date."""
     landing, workdir = campaign["root"] / "landing", tmp_path / "work"
     freeze = campaign["config"].freeze_ds
     groups: list[int] = []
@@ -282,6 +283,14 @@ def test_a_run_killed_twice_and_restarted_gives_the_uninterrupted_marts_and_expo
         if "check_marts" not in restarted.split(f"ds={PUBLISH + dt.timedelta(1)}")[-1]:
             # killed inside the build: analysts see the last whole build, not a mix
             assert marts_snapshot(workdir / "warehouse.duckdb") == campaign["as_of_publish"]
+
+        third = Watched(landing, workdir)  # stopped as a service manager stops it
+        groups.append(third.pgid)
+        third.wait_for(f"ds={PUBLISH + dt.timedelta(1)}", "ingest_landing …")
+        third.proc.send_signal(signal.SIGTERM)
+        assert third.proc.wait(timeout=120) == 128 + signal.SIGTERM
+        assert "SIGTERM: the run stops here" in third.all_output()
+        assert not [pid for pid in spark_server_pids(workdir) if alive(pid)]
 
         final = run_command(landing, workdir)
         done = subprocess.run(final[0], env=final[1], capture_output=True, text=True,

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ class ConnectServer:
     port: int
     starting: subprocess.Popen
     logs: Path
+    stop: Callable[[], None]  # stops the server and waits until its port is closed
 
     host = "sc://127.0.0.1"
 
@@ -129,9 +130,8 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
     except OSError:
         reservation.release()
         raise
-    try:
-        yield ConnectServer(port, starting, logs)
-    finally:
+
+    def stop() -> None:
         if starting.returncode is None:  # wait_ready() was not reached
             starting.communicate()
         subprocess.run([str(spark_home / "sbin" / "stop-connect-server.sh")], env=env,
@@ -139,6 +139,11 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         deadline = time.monotonic() + 60  # the script returns before the JVM has exited
         while _port_open(port) and time.monotonic() < deadline:
             time.sleep(0.5)
+
+    try:
+        yield ConnectServer(port, starting, logs, stop)
+    finally:
+        stop()
         reservation.release()
 
 

@@ -12,17 +12,23 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from grouprebate.calendar import logical_date_of
 from grouprebate.config import CampaignConfig, load_config
-from grouprebate.local.connect_server import spark_connect_server, stop_leftover_servers
+from grouprebate.local.connect_server import (
+    ConnectServer,
+    spark_connect_server,
+    stop_leftover_servers,
+)
 from grouprebate.local.locks import workdir_locked
 from grouprebate.local.resume import (
     fail_interrupted_runs,
@@ -140,16 +146,41 @@ def load_dag():
     return module.campaign_dag
 
 
-def _progress_listener():
-    """Airflow listener that prints each task as it starts."""
+def _progress_listener(on_sigterm: Callable[[int, Any], None]):
+    """Airflow listener that prints each task as it starts, and puts the run's SIGTERM
+    handler back: Airflow's task runner replaces it at every task with one that only asks
+    the task to stop (its supervisor kills the process later; here there is none)."""
     from airflow.listeners import hookimpl
 
     class Progress:
         @hookimpl
         def on_task_instance_running(self, previous_state, task_instance):
+            signal.signal(signal.SIGTERM, on_sigterm)
             print(f"    {task_instance.task_id} …", flush=True)
 
     return Progress()
+
+
+def _ended_by_sigterm(server: ConnectServer) -> Callable[[int, Any], None]:
+    """A SIGTERM handler that ends the run as a kill would, with its Spark server stopped
+    first. A killed run resumes cleanly (docs/reliability.md), and exiting at once is what
+    a service manager or `docker stop` expects, rather than waiting for the date to end."""
+    def end(signum: int, frame: Any) -> None:
+        print("SIGTERM: the run stops here (its Spark server too); start it again with the "
+              "same arguments to resume", file=sys.stderr, flush=True)
+        server.stop()
+        os._exit(128 + signum)
+
+    return end
+
+
+@contextmanager
+def _signal_handled(signum: int, handler: Callable[[int, Any], None]) -> Iterator[None]:
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
 
 
 @contextmanager
@@ -249,8 +280,10 @@ def run_campaign(landing: Path, config_file: Path, workdir: Path,
             _use_airflow_home()
             dag = load_dag()
             server.wait_ready()
+            on_sigterm = _ended_by_sigterm(server)
             with RunSession(server.remote) as session, \
-                    _listening(_progress_listener(), session.listener):
+                    _signal_handled(signal.SIGTERM, on_sigterm), \
+                    _listening(_progress_listener(on_sigterm), session.listener):
                 for i, ds in enumerate(dates, 1):
                     print(f"[{i}/{len(dates)}] ds={ds}", flush=True)
                     result = _run_date(dag, config, ds)
