@@ -146,6 +146,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_state() -> dict[str, Any]:
+    """The commit measured and the code files changed beside it: in a shared working tree
+    the figures hold for what was on disk, not only for the commit."""
+    from grouprebate.paths import REPO_ROOT
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=False)
+        return done.stdout.rstrip("\n") if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "spark_jobs", "grouprebate", "dbt",
+                  "expectations")
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "uncommitted": [line[3:] for line in changed.splitlines()]}
+
+
 def results(tiers: list[dict], skew: dict | None, floor: dict, failures: list[dict], *,
             config: CampaignConfig, command: str, default_tiers: list[str]) -> dict[str, Any]:
     return {
@@ -153,6 +169,7 @@ def results(tiers: list[dict], skew: dict | None, floor: dict, failures: list[di
         "date": dt.datetime.now(dt.UTC).date().isoformat(),
         "command": command,
         "machine": machine(),
+        "code": code_state(),
         "campaign": {"config": config.campaign_id, "peak_day": peak_day(config).isoformat(),
                      "freeze_ds": config.freeze_ds.isoformat(),
                      "calendar": [config.calendar_start.isoformat(),
