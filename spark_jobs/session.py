@@ -6,20 +6,28 @@ import os
 
 from pyspark.sql import SparkSession
 
+# With adaptive execution a shuffle starts this wide and Spark coalesces it into
+# partitions of about spark.sql.adaptive.advisoryPartitionSizeInBytes (64 MiB): a small
+# day gets one or two, a Double-11 night enough that each partition sorts in memory
+# instead of spilling. Without adaptive execution the width is final, so it stays small.
+ADAPTIVE_SHUFFLE_PARTITIONS = "512"
+FIXED_SHUFFLE_PARTITIONS = "8"
+
 
 def configure(spark: SparkSession) -> SparkSession:
     """Session settings every job relies on, applied to any session (local or Connect).
 
     Times are UTC inside Spark and stored as UTC-adjusted micros (DuckDB and
     Postgres read them as timestamptz); business dates are derived explicitly
-    in the campaign timezone. Shuffle partitions default to a size fit for one
-    machine, not Spark's 200.
+    in the campaign timezone. Shuffle partitions: $SPARK_SHUFFLE_PARTITIONS, else sized
+    by adaptive execution when it is on, else a width fit for one machine.
     """
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-    spark.conf.set(
-        "spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8")
-    )
+    adaptive = spark.conf.get("spark.sql.adaptive.enabled", "true") == "true"
+    width = ADAPTIVE_SHUFFLE_PARTITIONS if adaptive else FIXED_SHUFFLE_PARTITIONS
+    spark.conf.set("spark.sql.shuffle.partitions",
+                   os.environ.get("SPARK_SHUFFLE_PARTITIONS", width))
     return spark
 
 

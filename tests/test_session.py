@@ -1,0 +1,30 @@
+"""The shuffle width every job gets from spark_jobs.session.configure."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_jobs.session import configure
+
+KEYS = ("spark.sql.adaptive.enabled", "spark.sql.shuffle.partitions",
+        "spark.sql.session.timeZone")
+
+
+@pytest.mark.parametrize(("adaptive", "env", "width"), [
+    ("true", None, "512"),   # adaptive execution coalesces a wide start to ~64 MiB each
+    ("false", None, "8"),    # without it the width is final: small for one machine
+    ("true", "3", "3"),      # the operator's choice wins
+])
+def test_shuffle_width_follows_adaptive_execution(spark, monkeypatch, adaptive, env, width):
+    saved = {key: spark.conf.get(key) for key in KEYS}
+    if env is None:
+        monkeypatch.delenv("SPARK_SHUFFLE_PARTITIONS", raising=False)
+    else:
+        monkeypatch.setenv("SPARK_SHUFFLE_PARTITIONS", env)
+    try:
+        spark.conf.set("spark.sql.adaptive.enabled", adaptive)
+        configure(spark)
+        assert spark.conf.get("spark.sql.shuffle.partitions") == width
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
