@@ -86,7 +86,7 @@ def test_readme_section_is_replaced_and_the_rest_is_kept(tmp_path):
     text = readme.read_text()
     assert text.startswith("# Measurements\n\nIntro.\n")
     assert "second" in text and "first" not in text
-    assert text.index(END) < text.index("## Other") and text.endswith("Kept.\n")
+    assert f"{END}\n\n## Other" in text and text.endswith("Kept.\n")
 
 
 # --- the skew knob -----------------------------------------------------------------------

@@ -202,7 +202,8 @@ def update_readme(path: Path, section: str) -> None:
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
     elif "\n## " in text:
         head, rest = text.split("\n## ", 1)
         text = f"{head}\n{block}\n## {rest}"
