@@ -9,7 +9,9 @@ calendar date is ingested in turn, each date up to the freeze followed by its la
 gate; on the freeze date the Spark attribution, its gate, the DuckDB peer over the same
 lake and the row-for-row comparison, the dbt build, the marts gate and the freeze date's
 export; on the last calendar date its attribution, dbt build, marts gate and the export
-of every later date. `--attribution-only` (the skew run, and `grouprebate bench
+of every later date. As in the DAG, the landing and attribution gates render their
+Data Docs pages only and the marts and exports gates rebuild the index.
+`--attribution-only` (the skew run, and `grouprebate bench
 --attribution-only`) stops after the comparison.
 """
 
@@ -165,14 +167,15 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
         if not attribution_only and ds <= freeze:
             gates = ["landing_gate_calendar"] + (["landing_gate_peak_day"] if ds == peak else [])
             with rec.measure(*gates):
-                run_gate(workdir, "landing", ds, landing_batches(spark, str(lake), config, ds))
+                run_gate(workdir, "landing", ds, landing_batches(spark, str(lake), config, ds),
+                         index=False)
         if ds == freeze:
             result.update(attribute_both(rec, spark, lake, config))
             if attribution_only:
                 break
             with rec.measure("attribution_gate"):
                 run_gate(workdir, "attribution", ds,
-                         attribution_batches(spark, str(lake), config, ds))
+                         attribution_batches(spark, str(lake), config, ds), index=False)
             with rec.measure(DBT_PARSE):
                 manifest = parsed_manifest(config, ds, build_env(lake, paths.warehouse))
             build_marts(ds, DBT_BUILD_FREEZE, "marts_gate_freeze")
