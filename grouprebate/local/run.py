@@ -169,7 +169,8 @@ def _ended_by_sigterm(server: ConnectServer) -> Callable[[int, Any], None]:
         print("SIGTERM: the run stops here (its Spark server too); start it again with the "
               "same arguments to resume", file=sys.stderr, flush=True)
         server.stop()
-        os._exit(128 + signum)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # ends by the signal itself, as its sender expects
 
     return end
 
