@@ -372,8 +372,8 @@ def ingest(
             check = checked_file(path, config.max_file_bytes, config.max_line_bytes,
                                  WHOLE_FILE_MAX_BYTES)
             if check.size > WHOLE_FILE_MAX_BYTES and check.long_line:
-                path = cut_copy(path, copies / f"{len(names)}-{f.file.removesuffix('.gz')}",
-                                config)
+                # plain text, named so that no landing file (<name>.jsonl[.gz]) shares it
+                path = cut_copy(path, copies / f"{f.file}.{len(names)}.cut", config)
                 names[path.name] = f.file
             files.setdefault(f.source, {})[str(path)] = check.size
         deadline = ds_deadline(ds, config.tz)
