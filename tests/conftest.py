@@ -80,3 +80,11 @@ def spark():
     # Py4J's connection finalizers log at interpreter exit, to streams that pytest (and
     # Airflow's logging) have closed by then: a "Logging error" traceback after the summary.
     logging.getLogger("py4j").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture(scope="session")
+def campaign(tmp_path_factory) -> dict:
+    """The short campaign run end to end once per session (tests/e2e_campaign.py)."""
+    from tests.e2e_campaign import run_short_campaign
+
+    return run_short_campaign(tmp_path_factory.mktemp("e2e"))

@@ -2,9 +2,9 @@
 
 The short campaign (tests/fixtures/short-campaign.yaml) keeps the 2018 rules on
 a 7-date calendar, so every phase runs: standings, the freeze and draw, the
-publication, claims and payout files. One module-scoped run serves all tests.
-The command runs in its own process, as a person would type it, so it shares
-no Spark or Airflow state with the other tests.
+publication, claims and payout files. One run per test session (the `campaign`
+fixture, tests/e2e_campaign.py) serves these tests and the other modules that check
+a whole run's outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import queue
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,56 +25,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from grouprebate.config import load_config
-from grouprebate.demo.generator import generate
+from tests.e2e_campaign import (
+    PUBLISH,
+    exports_snapshot,
+    marts_snapshot,
+    run_campaign,
+    run_command,
+)
 from tests.test_dbt_marts import CONTRACT
 
-CONFIG = Path(__file__).parent / "fixtures" / "short-campaign.yaml"
-PUBLISH = dt.date(2018, 11, 13)
-
 pytestmark = pytest.mark.e2e
-
-
-def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(warehouse)) as con:
-        return {name: sorted(map(repr, con.execute(f"select * from marts.{name}").fetchall()))
-                for name in CONTRACT}
-
-
-def exports_snapshot(exports: Path) -> dict[str, str]:
-    return {str(p.relative_to(exports)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(exports.rglob("*")) if p.is_file()}
-
-
-def run_command(landing: Path, workdir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
-    command = [sys.executable, "-m", "grouprebate.cli", "run", "--landing", str(landing),
-               "--config", str(CONFIG), "--workdir", str(workdir), *args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "AIRFLOW"))}
-    env["GROUPREBATE_PSEUDONYM_KEY"] = "e2e-key"
-    return command, env
-
-
-def run_campaign(root: Path, *dates: str) -> str:
-    """`grouprebate run` over the short campaign; returns its output, fails with its tail."""
-    command, env = run_command(root / "landing", root / "work", *dates)
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def campaign(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    config = load_config(CONFIG)
-    generate(root / "landing", groups=60, seed=11, config=config)
-    workdir = root / "work"
-    first = run_campaign(root, "--through", str(PUBLISH))
-    as_of_publish = marts_snapshot(workdir / "warehouse.duckdb")
-    rest = run_campaign(root, "--from", str(PUBLISH + dt.timedelta(1)))
-    return {"root": root, "workdir": workdir, "config": config, "output": first + rest,
-            "as_of_publish": as_of_publish,
-            "final": marts_snapshot(workdir / "warehouse.duckdb"),
-            "exports": exports_snapshot(workdir / "exports")}
 
 
 def query(campaign, sql: str) -> list[tuple]:
