@@ -53,6 +53,7 @@ class CampaignConfig:
     max_capped_red_packet_share: float = 0.5
     max_line_bytes: int = 16 * 2**20
     max_file_bytes: int = 4 * 2**30
+    payout_max_rows_per_file: int = 2000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -115,16 +116,19 @@ _SPEC: dict[str, Any] = {
     "quality": {"max_bad_row_rate": float, "min_eligible_share": float,
                 "max_eligible_share": float, "max_capped_red_packet_share": float},
     "landing": {"max_line_bytes": int, "max_file_bytes": int},
+    "payout": {"max_rows_per_file": int},
 }
 _OPTIONAL = {"quality", "quality.max_bad_row_rate",
              "quality.min_eligible_share", "quality.max_eligible_share",
              "quality.max_capped_red_packet_share", "landing", "landing.max_line_bytes",
-             "landing.max_file_bytes"}
+             "landing.max_file_bytes", "payout", "payout.max_rows_per_file"}
 _DEFAULT_MAX_BAD_ROW_RATE = 0.01
 CAMPAIGN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # Spark's JSON parser reads strings of at most 20 million characters: a longer line
 # limit would let the two readers disagree on a line.
 MAX_LINE_BYTES_CEILING = 16 * 2**20
+# The payment rails finance loads batches into accept at most this many detail rows.
+MAX_ROWS_PER_PAYOUT_FILE_CEILING = 3000
 
 
 def _check_keys(raw: Mapping[str, Any], spec: Mapping[str, Any], prefix: str) -> None:
@@ -219,6 +223,9 @@ def _check_calendar(c: CampaignConfig) -> None:
          f"landing.max_line_bytes must be between 1 and {MAX_LINE_BYTES_CEILING} (16 MiB)"),
         (c.max_line_bytes <= c.max_file_bytes,
          "landing.max_file_bytes must be at least landing.max_line_bytes"),
+        (0 < c.payout_max_rows_per_file <= MAX_ROWS_PER_PAYOUT_FILE_CEILING,
+         "payout.max_rows_per_file must be between 1 and "
+         f"{MAX_ROWS_PER_PAYOUT_FILE_CEILING} (the payment rails' largest batch)"),
         (VERSION_RE.fullmatch(c.min_client_version) is not None,
          "min_client_version must be dotted non-negative integers like 8.1.0"),
         (CAMPAIGN_ID_RE.fullmatch(c.campaign_id) is not None,
@@ -279,6 +286,8 @@ def parse_config(
            if f"quality.{key}" in values},
         **{key: values[f"landing.{key}"] for key in ("max_line_bytes", "max_file_bytes")
            if f"landing.{key}" in values},
+        **({"payout_max_rows_per_file": values["payout.max_rows_per_file"]}
+           if "payout.max_rows_per_file" in values else {}),
     )
     _check_calendar(config)
     return config

@@ -208,3 +208,24 @@ def test_impossible_landing_limits_are_refused(raw, landing, message):
     raw["landing"] = landing
     with pytest.raises(ConfigError, match=message):
         parse_config(raw, ENV)
+
+
+def test_payout_batch_size_has_a_default_in_the_rails_range_and_is_read(raw):
+    assert parse_config(copy.deepcopy(raw), ENV).payout_max_rows_per_file == 2000
+    raw["payout"] = {"max_rows_per_file": 7}
+    assert parse_config(raw, ENV).payout_max_rows_per_file == 7
+
+
+@pytest.mark.parametrize(
+    ("payout", "message"),
+    [
+        ({"max_rows_per_file": 0}, r"^payout\.max_rows_per_file must be between 1 and 3000"),
+        ({"max_rows_per_file": 3001}, r"^payout\.max_rows_per_file must be between 1 and 3000"),
+        ({"max_rows_per_file": "2000"}, r"^payout\.max_rows_per_file: expected an integer"),
+        ({"rows": 3}, r"^payout\.rows: unknown key"),
+    ],
+)
+def test_impossible_payout_batch_sizes_are_refused(raw, payout, message):
+    raw["payout"] = payout
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, ENV)
