@@ -104,7 +104,7 @@ def test_loader_keeps_empty_strings_apart_from_nulls(pg):
 
 
 def test_reloading_the_lake_keeps_the_staging_views(dbt, pg):
-    counts = postgres_load.load_lake_into_postgres(dbt.lake, schema_prefix=pg[1])
+    counts = postgres_load.load_lake_into_postgres(dbt.lake, schema_prefix=pg[1]).rows
     assert counts["claims"] == len(fx.CLAIMS)
     assert counts["attribution__group_pools"] == 2 * len(fx.GROUPS)  # 11-11 and 11-12
     claims = pg_rows(pg, 'select count(*) as n from "{p}staging".stg_lake__claims')

@@ -22,6 +22,7 @@ from grouprebate.warehouse.dbt_runner import (
     dbt_work_dir,
     generate_docs,
 )
+from grouprebate.warehouse.marts import warehouse_target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--warehouse", default=str(DEFAULT_WAREHOUSE),
                          help="DuckDB file (duckdb target)")
         if name == "build":
-            cmd.add_argument("--target", choices=TARGETS, default="duckdb")
+            cmd.add_argument("--target", choices=TARGETS, default=warehouse_target(),
+                             help="default: $GROUPREBATE_DBT_TARGET, else duckdb")
     load = sub.add_parser("load-postgres", help="copy the lake into the Postgres schema lake")
     load.add_argument("--lake", default=str(DEFAULT_LAKE), help="lake root")
     args = parser.parse_args(argv)
@@ -45,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "load-postgres":
             from grouprebate.warehouse.postgres_load import LAKE_SCHEMA, load_lake_into_postgres
 
-            for table, rows in load_lake_into_postgres(args.lake).items():
-                print(f"{LAKE_SCHEMA}.{table}: {rows} rows")
+            done = load_lake_into_postgres(args.lake)
+            for table, rows in done.rows.items():
+                print(f"{LAKE_SCHEMA}.{table}: {rows} rows, {len(done.loaded[table])} "
+                      f"partitions loaded, {len(done.removed[table])} removed")
             return 0
         rules = load_config(args.config, need_seed=False)
         config = load_config(args.config, need_seed=phase(rules, args.ds).has_drawn)

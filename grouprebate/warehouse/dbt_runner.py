@@ -22,11 +22,11 @@ from grouprebate.config import CampaignConfig, ConfigError
 from grouprebate.paths import REPO_ROOT
 from grouprebate.publish.draw import seed_digest
 from grouprebate.warehouse import WarehouseError
+from grouprebate.warehouse.marts import TARGETS
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 DEFAULT_LAKE = REPO_ROOT / "work" / "lake"
 DEFAULT_WAREHOUSE = REPO_ROOT / "work" / "warehouse.duckdb"
-TARGETS = ("duckdb", "postgres")
 
 
 def build_vars(config: CampaignConfig, ds: dt.date) -> dict[str, Any]:
