@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from grouprebate.calendar import phase
+from grouprebate.calendar import RUN_AT, phase
 from grouprebate.config import CampaignConfig, ConfigError
 from grouprebate.paths import REPO_ROOT
 from grouprebate.publish.draw import seed_digest
@@ -47,6 +47,8 @@ def build_vars(config: CampaignConfig, ds: dt.date) -> dict[str, Any]:
         "red_packet_cap_fen": config.red_packet_cap_fen,
         "draw_winner_count": config.draw_winner_count,
         "calendar_end": config.calendar_end.isoformat(),
+        "payout_max_rows_per_file": config.payout_max_rows_per_file,
+        "nightly_run_at": RUN_AT.isoformat(),
     }
     if config.draw_seed:
         result["draw_seed_sha256"] = seed_digest(config.draw_seed)
