@@ -16,15 +16,17 @@ after the day has ended. Each run:
 7. `check_marts` — Great Expectations gate on the warehouse: freshness, counts that never
    shrink after the draw, distribution bounds (warnings);
 8. `choose_calendar_steps` — branches on the campaign config to the steps of the date:
-   `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date,
-   `publish_winner_list` on the publish date, and from the draw onward `export_payouts`
+   `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date (with the
+   audit bundle `grouprebate verify-draw` reads), `publish_winner_list` on the publish
+   date (JSON, CSV and a static page), and from the draw onward `export_payouts`
    (stages the payout file), `check_exports` (Great Expectations gate on the staged file
    and its control record) and `publish_payouts` (copies it, write-once, to exports/).
 
 Every task reads and overwrites what belongs to its ds only, so any date can be
 re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
 `GROUPREBATE_CONFIG`; Spark from the Airflow connection `spark_grouprebate`
-(Spark Connect or a master URL). The rules live in `spark_jobs/` and `dbt/`, the quality
+(Spark Connect or a master URL); the warehouse from `GROUPREBATE_DBT_TARGET` (`duckdb`,
+the work directory's file, or `postgres`: docs/deploy.md). The rules live in `spark_jobs/` and `dbt/`, the quality
 suites in `expectations/`. A failure waiting cannot fix (a broken gate, a conflict with
 what was published, a bad config: `grouprebate.errors.PermanentError`) fails its task at
 once, retries or not, and stops everything downstream of it for that date; any other
@@ -148,11 +150,13 @@ def grouprebate_campaign():
         from grouprebate.calendar import phase
         from grouprebate.paths import RunPaths
         from grouprebate.warehouse.dbt_runner import build
+        from grouprebate.warehouse.marts import warehouse_target
 
         paths = RunPaths.from_env()
         ds = _ds(logical_date)
         config = load_config(config_path(), need_seed=phase(CONFIG, ds).has_drawn)
-        build(config, ds, paths.lake, warehouse=paths.warehouse, unit_tests=False,
+        build(config, ds, paths.lake, target=warehouse_target(), warehouse=paths.warehouse,
+              unit_tests=False,
               extra_args=["--no-write-json"])
 
     @task
@@ -185,33 +189,37 @@ def grouprebate_campaign():
     def publish_draw_audit() -> str:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.draw import publish_draw_audit as publish
-        from grouprebate.warehouse.marts import duckdb_query
+        from grouprebate.publish.draw_bundle import publish_draw_bundle
+        from grouprebate.warehouse.marts import warehouse_query
 
         paths = RunPaths.from_env()
-        return str(publish(duckdb_query(paths.warehouse), load_config(config_path()),
-                           paths.exports))
+        config, query = load_config(config_path()), warehouse_query(paths.warehouse)
+        # the bundle's public part names groups by pseudonym: the key is needed from here on
+        publish_draw_bundle(query, config, config.pseudonym_key(), paths.exports)
+        return str(publish(query, config, paths.exports))
 
     @task(task_id=PUBLISH_WINNER_LIST)
     @fails_fast
     def publish_winner_list() -> str:
         from grouprebate.paths import RunPaths
+        from grouprebate.publish.winner_list import publish_readable_winner_list
         from grouprebate.publish.winner_list import publish_winner_list as publish
-        from grouprebate.warehouse.marts import duckdb_query
+        from grouprebate.warehouse.marts import warehouse_query
 
         paths = RunPaths.from_env()
-        config = load_config(config_path())
-        return str(publish(duckdb_query(paths.warehouse), config, config.pseudonym_key(),
-                           paths.exports))
+        config, query = load_config(config_path()), warehouse_query(paths.warehouse)
+        publish_readable_winner_list(query, config, config.pseudonym_key(), paths.exports)
+        return str(publish(query, config, config.pseudonym_key(), paths.exports))
 
     @task(task_id=EXPORT_PAYOUTS)
     @fails_fast
     def export_payouts(logical_date=None) -> dict:
         from grouprebate.paths import RunPaths
         from grouprebate.publish.payouts import stage_payouts
-        from grouprebate.warehouse.marts import duckdb_query
+        from grouprebate.warehouse.marts import warehouse_query
 
         paths = RunPaths.from_env()
-        return stage_payouts(duckdb_query(paths.warehouse), CONFIG, _ds(logical_date),
+        return stage_payouts(warehouse_query(paths.warehouse), CONFIG, _ds(logical_date),
                              paths.staging, paths.exports)
 
     @task.pyspark(conn_id=SPARK_CONN_ID)

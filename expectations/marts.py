@@ -37,9 +37,11 @@ select
     summary.winners,
     summary.splits,
     case when summary.is_frozen
-        then summary.eligible_groups / nullif(summary.groups, 0) end as eligible_share,
+        then cast(summary.eligible_groups as double precision)
+            / nullif(summary.groups, 0) end as eligible_share,
     capped.red_packets_at_cap,
-    capped.red_packets_at_cap / nullif(capped.red_packets, 0) as red_packets_at_cap_share
+    cast(capped.red_packets_at_cap as double precision)
+    / nullif(capped.red_packets, 0) as red_packets_at_cap_share
 from marts.campaign_summary as summary
 cross join (
     select
@@ -112,13 +114,12 @@ def counts_before(workdir: Path, ds: dt.date) -> dict[str, int]:
 
 def marts_batches(warehouse: Path, workdir: Path, config: CampaignConfig,
                   ds: dt.date) -> list:
-    """The run's summary row, computed in the warehouse, as the marts gate's batch."""
-    import duckdb
-
+    """The run's summary row, computed in the warehouse (the DuckDB file, or Postgres on
+    that target: warehouse_frame), as the marts gate's batch."""
     from expectations.gate import Batch
+    from grouprebate.warehouse.marts import warehouse_frame
 
-    with duckdb.connect(str(warehouse)) as con:
-        health = con.execute(HEALTH_SQL, [config.red_packet_cap_fen]).df()
+    health = warehouse_frame(warehouse, HEALTH_SQL, [config.red_packet_cap_fen])
     # DuckDB hands dates to pandas as datetime64: the run date is compared as its midnight.
     run_ds = dt.datetime.combine(ds, dt.time())
     return [Batch("marts.campaign_summary", marts_suite(config), health, ("run_ds",),

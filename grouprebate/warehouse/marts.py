@@ -7,6 +7,7 @@ from DuckDB and from Postgres, so an export's bytes do not depend on the warehou
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import os
 import re
@@ -50,30 +51,35 @@ def _same_as_duckdb(value: Any) -> Any:
     return value
 
 
-def postgres_query(schema_prefix: str | None = None,
-                   env: Mapping[str, str] | None = None) -> Query:
-    """Queries on the Postgres warehouse (the GROUPREBATE_PG_* variables), one connection
-    each. With a schema prefix (GROUPREBATE_SCHEMA_PREFIX by default) `marts.` names the
-    prefixed schema. Timestamps come back in UTC, as from DuckDB."""
+def _postgres_rows(sql: str, params: Sequence[Any], schema_prefix: str | None,
+                   env: Mapping[str, str] | None) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of one query on the Postgres warehouse, in its own connection."""
     import psycopg2
 
     from grouprebate.warehouse.postgres_load import pg_connect_kwargs, schema_prefix_from_env
 
     prefix = schema_prefix_from_env(env) if schema_prefix is None else schema_prefix
-    kwargs = pg_connect_kwargs(env)
-    marts = '"' + f"{prefix}marts".replace('"', '""') + '".'
+    text = _pyformat(sql)
+    if prefix:
+        marts = '"' + f"{prefix}marts".replace('"', '""') + '".'
+        text = re.sub(r"\bmarts\.", lambda _: marts, text)
+    conn = psycopg2.connect(**pg_connect_kwargs(env), options="-c TimeZone=UTC")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(text, list(params))
+            names = [column.name for column in cur.description]
+            return names, [tuple(map(_same_as_duckdb, row)) for row in cur.fetchall()]
+    finally:
+        conn.close()
 
+
+def postgres_query(schema_prefix: str | None = None,
+                   env: Mapping[str, str] | None = None) -> Query:
+    """Queries on the Postgres warehouse (the GROUPREBATE_PG_* variables), one connection
+    each. With a schema prefix (GROUPREBATE_SCHEMA_PREFIX by default) `marts.` names the
+    prefixed schema. Timestamps come back in UTC, as from DuckDB."""
     def query(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        text = _pyformat(sql)
-        if prefix:
-            text = re.sub(r"\bmarts\.", lambda _: marts, text)
-        conn = psycopg2.connect(**kwargs, options="-c TimeZone=UTC")
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(text, list(params))
-                return [tuple(map(_same_as_duckdb, row)) for row in cur.fetchall()]
-        finally:
-            conn.close()
+        return _postgres_rows(sql, params, schema_prefix, env)[1]
 
     return query
 
@@ -95,3 +101,24 @@ def warehouse_query(warehouse: Path, env: Mapping[str, str] | None = None) -> Qu
     if warehouse_target(env) == "postgres":
         return postgres_query(env=env)
     return duckdb_query(warehouse)
+
+
+def warehouse_frame(warehouse: Path, sql: str, params: Sequence[Any] = (),
+                    env: Mapping[str, str] | None = None) -> Any:
+    """One query's result as a pandas DataFrame, with the dtypes DuckDB's `.df()` gives
+    (dates as datetime64, nulls as NaN), from the configured target."""
+    import duckdb
+    import pandas as pd
+
+    if warehouse_target(env) != "postgres":
+        with duckdb.connect(str(warehouse)) as con:
+            return con.execute(sql, list(params)).df()
+    names, rows = _postgres_rows(sql, params, None, env)
+    frame = pd.DataFrame.from_records(rows, columns=names).infer_objects()
+    for name in names:
+        values = frame[name].dropna()
+        if values.empty:
+            frame[name] = frame[name].astype("float64")
+        elif all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
+            frame[name] = pd.to_datetime(frame[name])
+    return frame
