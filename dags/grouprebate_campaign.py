@@ -26,11 +26,12 @@ Every task reads and overwrites what belongs to its ds only, so any date can be
 re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
 `GROUPREBATE_CONFIG`; Spark from the Airflow connection `spark_grouprebate`
 (Spark Connect or a master URL); the warehouse from `GROUPREBATE_DBT_TARGET` (`duckdb`,
-the work directory's file, or `postgres`: docs/deploy.md). The rules live in `spark_jobs/` and `dbt/`, the quality
-suites in `expectations/`. A failure waiting cannot fix (a broken gate, a conflict with
-what was published, a bad config: `grouprebate.errors.PermanentError`) fails its task at
-once, retries or not, and stops everything downstream of it for that date; any other
-error (a lost Spark connection, a full disk) keeps the task's retries.
+the work directory's file, or `postgres`: docs/deploy.md). The rules live in
+`spark_jobs/` and `dbt/`, the quality suites in `expectations/`. A failure waiting
+cannot fix (a broken gate, a conflict with what was published, a bad config:
+`grouprebate.errors.PermanentError`) fails its task at once, retries or not, and stops
+everything downstream of it for that date; any other error (a lost Spark connection, a
+full disk) keeps the task's retries.
 """
 
 from __future__ import annotations
