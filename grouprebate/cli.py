@@ -95,6 +95,24 @@ def _bench(args: argparse.Namespace) -> int:
                      attribution_only=args.attribution_only, command=command)
 
 
+def _verify_draw(args: argparse.Namespace) -> int:
+    """0 when the bundle's winners are the draw's, 1 at the first difference, 2 when the
+    folder is not a readable bundle."""
+    from grouprebate.verify_draw import MalformedBundle, find_group, verify_bundle
+
+    bundle = Path(args.bundle)
+    try:
+        verdict = verify_bundle(bundle)
+        mine = [find_group(bundle, group_id) for group_id in args.group]
+    except MalformedBundle as exc:
+        print(f"error: not a readable draw bundle: {exc}", file=sys.stderr)
+        return 2
+    print(verdict.message)
+    for line in mine:
+        print(line)
+    return 0 if verdict.matches else 1
+
+
 # Public values, for the demo campaign only: anyone can recompute its draw and pseudonyms.
 DEMO_SECRETS = {"draw seed": "demo-draw-seed", "pseudonym key": "demo-pseudonym-key"}
 
@@ -145,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rerun", action="store_true",
                      help="run every date again, those that succeeded included")
     run.set_defaults(func=_run)
+
+    verify = sub.add_parser(
+        "verify-draw", help="re-run the draw from its audit bundle alone and say whether "
+                            "its winners match (docs/draw.md); exit 0 match, 1 mismatch")
+    verify.add_argument("bundle", metavar="BUNDLE_DIR",
+                        help="the bundle folder (holding public/ and, for auditors, internal/)")
+    verify.add_argument("--group", action="append", default=[], metavar="GROUP_ID",
+                        help="also show where a group whose id you know stands in the draw "
+                             "(its digest, rank and result); repeat for several")
+    verify.set_defaults(func=_verify_draw)
 
     bench = sub.add_parser("bench", help="time the stages on generated campaigns of 1M-100M "
                                          "orders beside a DuckDB peer; writes "

@@ -54,6 +54,9 @@ class CampaignConfig:
     max_line_bytes: int = 16 * 2**20
     max_file_bytes: int = 4 * 2**30
     payout_max_rows_per_file: int = 2000
+    # The public list shows a winner's red packet only from this many members up: a small
+    # group's packet comes close to revealing what each member spent (docs/draw.md).
+    red_packet_min_members: int = 10
 
     @property
     def tz(self) -> ZoneInfo:
@@ -112,7 +115,7 @@ _SPEC: dict[str, Any] = {
     "creator_min_naughty_value": int,
     "red_packet_cap_fen": int,
     "draw": {"winner_count": int, "seed_env": str},
-    "publish": {"pseudonym_key_env": str},
+    "publish": {"pseudonym_key_env": str, "red_packet_min_members": int},
     "quality": {"max_bad_row_rate": float, "min_eligible_share": float,
                 "max_eligible_share": float, "max_capped_red_packet_share": float},
     "landing": {"max_line_bytes": int, "max_file_bytes": int},
@@ -121,7 +124,8 @@ _SPEC: dict[str, Any] = {
 _OPTIONAL = {"quality", "quality.max_bad_row_rate",
              "quality.min_eligible_share", "quality.max_eligible_share",
              "quality.max_capped_red_packet_share", "landing", "landing.max_line_bytes",
-             "landing.max_file_bytes", "payout", "payout.max_rows_per_file"}
+             "landing.max_file_bytes", "payout", "payout.max_rows_per_file",
+             "publish.red_packet_min_members"}
 _DEFAULT_MAX_BAD_ROW_RATE = 0.01
 CAMPAIGN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # Spark's JSON parser reads strings of at most 20 million characters: a longer line
@@ -226,6 +230,7 @@ def _check_calendar(c: CampaignConfig) -> None:
         (0 < c.payout_max_rows_per_file <= MAX_ROWS_PER_PAYOUT_FILE_CEILING,
          "payout.max_rows_per_file must be between 1 and "
          f"{MAX_ROWS_PER_PAYOUT_FILE_CEILING} (the payment rails' largest batch)"),
+        (c.red_packet_min_members > 0, "publish.red_packet_min_members must be positive"),
         (VERSION_RE.fullmatch(c.min_client_version) is not None,
          "min_client_version must be dotted non-negative integers like 8.1.0"),
         (CAMPAIGN_ID_RE.fullmatch(c.campaign_id) is not None,
@@ -288,6 +293,8 @@ def parse_config(
            if f"landing.{key}" in values},
         **({"payout_max_rows_per_file": values["payout.max_rows_per_file"]}
            if "payout.max_rows_per_file" in values else {}),
+        **({"red_packet_min_members": values["publish.red_packet_min_members"]}
+           if "publish.red_packet_min_members" in values else {}),
     )
     _check_calendar(config)
     return config

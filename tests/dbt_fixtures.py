@@ -64,6 +64,8 @@ def fixture_config(base: CampaignConfig) -> CampaignConfig:
 STR, I64, I32, F64, BOOL = pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()
 TS, DATE = pa.timestamp("us", tz="UTC"), pa.date32()
 SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
+    "groups": [("group_id", STR), ("creator_user_id", STR), ("name", STR), ("created_at", TS),
+               ("row_hash", STR), ("file", STR), ("line", I64)],
     "shares": [("share_id", STR), ("group_id", STR), ("sharer_user_id", STR),
                ("item_id", STR), ("shared_at", TS), ("client_version", STR),
                ("row_hash", STR), ("file", STR), ("line", I64)],
@@ -103,8 +105,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("pool_fen", I64), ("attributed_orders", I64), ("is_valid", BOOL),
         ("invalid_reason", STR), ("is_eligible", BOOL)],
 }
-LAKE_ONLY = ("shares", "draws", "claims", "quarantine", "ingest_report", "stray_files",
-             "landing_changes", "dq_results")
+LAKE_ONLY = ("groups", "shares", "draws", "claims", "quarantine", "ingest_report",
+             "stray_files", "landing_changes", "dq_results")
 EVERY_RUN = ("attribution/membership_intervals", "attribution/orphans",
              "attribution/late_arrivals")
 FROZEN = ("attribution/attributed_orders", "attribution/member_contributions",
@@ -172,6 +174,8 @@ PURCHASES = [
     Purchase("g07", "k1", "k0", 900),
     Purchase("g08", "j1", "j0", 400),
 ]
+# Names the public list masks (winner_list.py): markup, a one-character name, emoji.
+GROUP_NAMES = {"g01": '<b>"A&B"</b>', "g02": "剁手姐妹团", "g03": "Z", "g04": "Team 🎁 4"}
 UNCONVERTED_SHARES = 3  # shares that led to no attributed purchase
 
 # (event_id, group, user, drawn_at, arrival ds)
@@ -366,6 +370,11 @@ def _with_landing(rows: list[dict], source: str, ds: dt.date) -> list[dict]:
 def tables_for(ds: dt.date, config: CampaignConfig) -> dict[str, list[dict]]:
     """Every table a run for ds writes, as rows (the freeze tables only up to the freeze)."""
     tables: dict[str, list[dict]] = {
+        "groups": _with_landing(
+            [{"group_id": g.group_id, "creator_user_id": g.creator,
+              "name": GROUP_NAMES.get(g.group_id, f"Group {g.group_id}"),
+              "created_at": t("10-25 10:00")} for g in GROUPS if ds == DAYS[0]],
+            "groups", ds),
         "shares": _with_landing(_shares(ds), "shares", ds),
         "draws": _with_landing(_events(DRAWS, "drawn_at", ds), "draws", ds),
         "claims": _with_landing(_events(CLAIMS, "claimed_at", ds), "claims", ds),
