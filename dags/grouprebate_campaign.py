@@ -20,7 +20,9 @@ after the day has ended. Each run:
    audit bundle `grouprebate verify-draw` reads), `publish_winner_list` on the publish
    date (JSON, CSV and a static page), and from the draw onward `export_payouts`
    (stages the payout file), `check_exports` (Great Expectations gate on the staged file
-   and its control record) and `publish_payouts` (copies it, write-once, to exports/).
+   and its control record) and `publish_payouts` (copies it, write-once, to exports/);
+   `build_report` on the publish date and the last date: the analysts' campaign report
+   (`reports/`, docs/analysts.md).
 
 Every task reads and overwrites what belongs to its ds only, so any date can be
 re-run. Paths come from `GROUPREBATE_LANDING`, `GROUPREBATE_WORKDIR` and
@@ -43,6 +45,7 @@ from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from grouprebate.alerts import fails_fast, notify_failure
 from grouprebate.calendar import (
+    BUILD_REPORT,
     EXPORT_PAYOUTS,
     PUBLISH_DRAW_AUDIT,
     PUBLISH_SEED_DIGEST,
@@ -240,6 +243,16 @@ def grouprebate_campaign():
         paths = RunPaths.from_env()
         return publish(paths.staging, CONFIG, _ds(logical_date), paths.exports)
 
+    @task(task_id=BUILD_REPORT)
+    @fails_fast
+    def build_report(logical_date=None) -> str:
+        from grouprebate.paths import RunPaths
+        from grouprebate.report.build import build_report as build
+
+        config = load_config(config_path(), need_seed=False)
+        return str(build(RunPaths.from_env().workdir, config, config.pseudonym_key(),
+                         _ds(logical_date)))
+
     steps = choose_calendar_steps()
     chain(
         wait_for_landing(),
@@ -252,7 +265,8 @@ def grouprebate_campaign():
         steps,
     )
     staged = export_payouts()
-    steps >> [publish_seed_digest(), publish_draw_audit(), publish_winner_list(), staged]
+    steps >> [publish_seed_digest(), publish_draw_audit(), publish_winner_list(), staged,
+              build_report()]
     chain(staged, check_exports(), publish_payouts())
 
 

@@ -36,7 +36,9 @@ PUBLISH_SEED_DIGEST = "publish_seed_digest"
 PUBLISH_DRAW_AUDIT = "publish_draw_audit"
 PUBLISH_WINNER_LIST = "publish_winner_list"
 EXPORT_PAYOUTS = "export_payouts"
-CALENDAR_STEPS = (PUBLISH_SEED_DIGEST, PUBLISH_DRAW_AUDIT, PUBLISH_WINNER_LIST, EXPORT_PAYOUTS)
+BUILD_REPORT = "build_report"
+CALENDAR_STEPS = (PUBLISH_SEED_DIGEST, PUBLISH_DRAW_AUDIT, PUBLISH_WINNER_LIST, EXPORT_PAYOUTS,
+                  BUILD_REPORT)
 
 
 def steps_for(config: CampaignConfig, ds: dt.date) -> list[str]:
@@ -44,7 +46,8 @@ def steps_for(config: CampaignConfig, ds: dt.date) -> list[str]:
 
     Before the draw the seed's digest is (re)published, identically each day;
     the draw date publishes the audit with the seed; the publish date the public
-    winner list; every date from the draw onward writes its payout file.
+    winner list; every date from the draw onward writes its payout file. The analysts'
+    campaign report is built on the publish date and on the last date.
     """
     at = phase(config, ds)
     steps = {
@@ -52,6 +55,7 @@ def steps_for(config: CampaignConfig, ds: dt.date) -> list[str]:
         PUBLISH_DRAW_AUDIT: at is Phase.FREEZE,
         PUBLISH_WINNER_LIST: ds == config.publish_date,
         EXPORT_PAYOUTS: at.has_drawn,
+        BUILD_REPORT: ds in (config.publish_date, config.calendar_end),
     }
     return [name for name in CALENDAR_STEPS if steps[name]]
 

@@ -113,6 +113,16 @@ def _verify_draw(args: argparse.Namespace) -> int:
     return 0 if verdict.matches else 1
 
 
+def _report(args: argparse.Namespace) -> int:
+    """The campaign report of a work directory's warehouse (docs/analysts.md)."""
+    from grouprebate.report.build import build_report
+
+    ds = dt.date.fromisoformat(args.ds) if args.ds else None
+    config = load_config(args.config, need_seed=False)  # the report reads no seed
+    print(build_report(Path(args.workdir), config, config.pseudonym_key(), ds))
+    return 0
+
+
 # Public values, for the demo campaign only: anyone can recompute its draw and pseudonyms.
 DEMO_SECRETS = {"draw seed": "demo-draw-seed", "pseudonym key": "demo-pseudonym-key"}
 
@@ -173,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also show where a group whose id you know stands in the draw "
                              "(its digest, rank and result); repeat for several")
     verify.set_defaults(func=_verify_draw)
+
+    report = sub.add_parser("report", help="the campaign report (charts, headline metrics, "
+                                           "sharer leaderboard) as one offline HTML page and "
+                                           "SVG charts under WORKDIR/reports/")
+    report.add_argument("--workdir", required=True, help="the run's work directory")
+    report.add_argument("--ds", help="run date YYYY-MM-DD the warehouse was built for "
+                                     "(default: that date, whatever it is)")
+    report.add_argument("--config", default=str(DEFAULT_CONFIG), help="campaign config YAML")
+    report.set_defaults(func=_report)
 
     bench = sub.add_parser("bench", help="time the stages on generated campaigns of 1M-100M "
                                          "orders beside a DuckDB peer; writes "

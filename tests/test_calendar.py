@@ -4,6 +4,7 @@ import datetime as dt
 import zoneinfo
 
 from grouprebate.calendar import (
+    BUILD_REPORT,
     EXPORT_PAYOUTS,
     PUBLISH_DRAW_AUDIT,
     PUBLISH_SEED_DIGEST,
@@ -27,12 +28,17 @@ def test_the_draw_date_publishes_the_audit_and_starts_payout_files(config):
     assert phase(config, D(2018, 11, 12)) == "freeze"
 
 
-def test_the_publish_date_publishes_the_winner_list(config):
-    assert steps_for(config, D(2018, 11, 13)) == [PUBLISH_WINNER_LIST, EXPORT_PAYOUTS]
+def test_the_publish_date_publishes_the_winner_list_and_builds_the_report(config):
+    assert steps_for(config, D(2018, 11, 13)) == [PUBLISH_WINNER_LIST, EXPORT_PAYOUTS,
+                                                  BUILD_REPORT]
 
 
 def test_every_date_after_the_draw_writes_its_payout_file(config):
-    assert steps_for(config, D(2018, 11, 23)) == [EXPORT_PAYOUTS]
+    assert steps_for(config, D(2018, 11, 20)) == [EXPORT_PAYOUTS]
+
+
+def test_the_last_calendar_date_builds_the_report_again(config):
+    assert steps_for(config, config.calendar_end) == [EXPORT_PAYOUTS, BUILD_REPORT]
     assert phase(config, D(2018, 11, 20)) == "frozen"
 
 
@@ -45,7 +51,8 @@ def test_phases_follow_the_config_not_dates_in_code(config):
         publish_date=D(2019, 11, 14),
     )
     assert steps_for(later, D(2018, 11, 12)) == [PUBLISH_SEED_DIGEST]
-    assert steps_for(later, D(2019, 11, 14)) == [PUBLISH_WINNER_LIST, EXPORT_PAYOUTS]
+    assert steps_for(later, D(2019, 11, 14)) == [PUBLISH_WINNER_LIST, EXPORT_PAYOUTS,
+                                                 BUILD_REPORT]
 
 
 def test_run_date_is_the_campaign_timezone_date_of_the_logical_date(config):

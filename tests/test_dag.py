@@ -51,7 +51,8 @@ def test_task_graph_runs_the_stages_in_order(dag):
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     assert dag.get_task("choose_calendar_steps").downstream_task_ids == {
-        "publish_seed_digest", "publish_draw_audit", "publish_winner_list", "export_payouts"
+        "publish_seed_digest", "publish_draw_audit", "publish_winner_list", "export_payouts",
+        "build_report"
     }
     # a payout file is published only after its gate passed
     assert dag.get_task("check_exports").upstream_task_ids == {"export_payouts"}
