@@ -319,13 +319,13 @@ def quality_counts(lake: Path) -> str:
 def summarize(workdir: Path, results: list[DateResult]) -> str:
     """The closing lines of a run: money totals from the marts and where the files are."""
     from expectations.context import data_docs_dir
-    from grouprebate.warehouse.marts import duckdb_query
+    from grouprebate.warehouse.marts import warehouse_query, warehouse_target
 
     paths = RunPaths(Path("."), workdir.resolve())
     lines = [f"ran {len(results)} dates in {sum(r.seconds for r in results):.0f}s",
              "time by task: " + ", ".join(f"{t} {s:.0f}s" for t, s in busiest_tasks(results))]
-    if paths.warehouse.exists():
-        query = duckdb_query(paths.warehouse)
+    if paths.warehouse.exists() or warehouse_target() == "postgres":
+        query = warehouse_query(paths.warehouse)
         winners, packets = query(
             "select count(*), coalesce(sum(red_packet_fen), 0) from marts.winner_list", [])[0]
         payouts, paid = query(
@@ -340,7 +340,7 @@ def summarize(workdir: Path, results: list[DateResult]) -> str:
             f"forfeitures: {forfeits}, {forfeited / 100:,.2f} CNY ({forfeited} fen)",
         ]
     lines += [
-        f"warehouse: {paths.warehouse}",
+        f"warehouse: {paths.warehouse if warehouse_target() == 'duckdb' else 'Postgres'}",
         f"exports:   {paths.exports} (payouts/, draw/, public/)",
         f"lake:      {paths.lake}",
         f"timings:   {paths.workdir / TIMINGS_FILE} (every task of every date)",
