@@ -19,8 +19,10 @@ after the day has ended. Each run:
    `publish_seed_digest` before the draw, `publish_draw_audit` on the draw date (with the
    audit bundle `grouprebate verify-draw` reads), `publish_winner_list` on the publish
    date (JSON, CSV and a static page), and from the draw onward `export_payouts`
-   (stages the payout file), `check_exports` (Great Expectations gate on the staged file
-   and its control record) and `publish_payouts` (copies it, write-once, to exports/);
+   (stages the date's payout batches, their control records and data package, as the
+   marts number them), `check_exports` (Great Expectations gate on the staged batches,
+   their control records and the marts' totals) and `publish_payouts` (copies them,
+   write-once, to exports/);
    `build_report` on the publish date and the last date: the analysts' campaign report
    (`reports/`, docs/analysts.md).
 
@@ -230,9 +232,11 @@ def grouprebate_campaign():
     @fails_fast
     def check_exports(spark=None, logical_date=None) -> str:
         from expectations.exports import export_batches
+        from grouprebate.warehouse.marts import warehouse_query
 
         return _gate("exports", spark, logical_date, lambda session, paths, ds: export_batches(
-            session, str(paths.staging), str(paths.exports), CONFIG, ds), index=True)
+            session, str(paths.staging), str(paths.exports), CONFIG, ds,
+            warehouse_query(paths.warehouse)), index=True)
 
     @task
     @fails_fast

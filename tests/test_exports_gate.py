@@ -1,5 +1,5 @@
-"""The exports gate: a staged payout file that finance may receive passes, and a crafted
-bad one fails exactly the expectation it breaks, named in the gate's message and results."""
+"""The exports gate: staged payout batches that finance may receive pass, and a crafted bad
+one fails exactly the expectation it breaks, named in the gate's message and results."""
 
 from __future__ import annotations
 
@@ -10,16 +10,19 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from expectations.exports import export_batches
+from expectations.exports import MARTS_BATCHES_SQL, RECONCILIATION_SQL, export_batches
 from expectations.gate import QualityGateFailed, results_path, run_gate
 from grouprebate.publish.files import csv_bytes, json_bytes
 from grouprebate.publish.payouts import (
+    BATCH_LINES_SQL,
     PAYOUT_COLUMNS,
     control_file_name,
-    payout_file_name,
+    package_file_name,
     publish_payouts,
     stage_payouts,
 )
+from tests.payout_marts import fake_marts as fake_lines
+from tests.payout_marts import pid as payout_id
 
 DS = dt.date(2018, 11, 14)
 EARLIER = DS - dt.timedelta(days=1)
@@ -27,7 +30,7 @@ UTC = dt.UTC
 
 
 def pid(user: str) -> str:
-    return hashlib.sha256(f"xhq-2018:g1:{user}".encode()).hexdigest()[:32]
+    return payout_id("g1", user)
 
 
 def payout(user: str, amount: str = "750", claimed_at: str = "2018-11-13T09:00:00+08:00",
@@ -43,22 +46,67 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("gx")
 
 
-def write_file(folder, config, ds, rows, columns=PAYOUT_COLUMNS, **control) -> None:
-    """A payout file and a control record that matches it unless told otherwise."""
-    name = payout_file_name(config, ds)
+def batch_name(ds: dt.date, number: int) -> str:
+    return f"payouts_xhq-2018_{ds}_{number:03d}.csv"
+
+
+def write_batch(folder, ds, rows, columns=PAYOUT_COLUMNS, number=1, count=1,
+                **control) -> tuple:
+    """A batch file and a control record that matches it unless told otherwise; returns
+    the marts' row for it (file, batch id, number, count, rows, fen) and its package entry."""
+    name = batch_name(ds, number)
     data = csv_bytes(columns, [[row[c] for c in columns] for row in rows])
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
-    record = {"campaign_id": config.campaign_id, "export_ds": ds.isoformat(), "file": name,
-              "row_count": len(rows), "total_fen": int(sum(Decimal(r["amount_fen"] or 0)
-                                                           for r in rows)),
-              "sha256": hashlib.sha256(data).hexdigest(), **control}
+    total = int(sum(Decimal(r["amount_fen"] or 0) for r in rows))
+    batch_id = name.removeprefix("payouts_").removesuffix(".csv")
+    record = {"campaign_id": "xhq-2018", "export_ds": ds.isoformat(), "batch_id": batch_id,
+              "batch_number": number, "batch_count": count, "file": name,
+              "row_count": len(rows), "total_fen": total,
+              "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), **control}
     (folder / control_file_name(name)).write_bytes(json_bytes(record))
+    entry = {"path": name, "hash": f"sha256:{hashlib.sha256(data).hexdigest()}",
+             "bytes": len(data)}
+    return (name, batch_id, number, count, len(rows), total), entry
 
 
-def gate(spark, config, workdir, root):
+def stage(folder, config, ds, *batches) -> dict:
+    """Write the batches - each rows, or (rows, columns, number, count, control changes)
+    - and the date's data package; the marts' answer for them."""
+    written = []
+    for batch in batches:
+        spec = batch if isinstance(batch, tuple) else (batch,)
+        rows, columns, number, count, control = spec + (None, PAYOUT_COLUMNS, 1, 1, {})[len(spec):]
+        written.append(write_batch(folder, ds, rows, columns, number, count, **control))
+    (folder / package_file_name(config, ds)).write_bytes(json_bytes(
+        {"name": "p", "resources": [entry for _, entry in written]}))
+    return {"batches": [row for row, _ in written], "balanced": True}
+
+
+def marts_query(answer: dict):
+    def query(sql, params=()):
+        if sql == MARTS_BATCHES_SQL:
+            return list(answer["batches"])
+        if sql == RECONCILIATION_SQL:
+            return [(answer["balanced"],)]
+        raise AssertionError(sql)
+    return query
+
+
+def from_lines(lines_query):
+    """The gate's marts answer for what a lines fake would export (tests/payout_marts.py)."""
+    def query(sql, params=()):
+        if sql == BATCH_LINES_SQL:
+            return lines_query(sql, params)
+        heads = {row[:6] for row in lines_query(BATCH_LINES_SQL, params)}
+        return marts_query({"batches": sorted((h[3], *h[:3], *h[4:]) for h in heads),
+                            "balanced": True})(sql, params)
+    return query
+
+
+def gate(spark, config, workdir, root, query):
     return run_gate(workdir, "exports", DS, export_batches(
-        spark, str(root / "staging"), str(root / "exports"), config, DS))
+        spark, str(root / "staging"), str(root / "exports"), config, DS, query))
 
 
 def failures(workdir) -> set[tuple[str, str, str | None]]:
@@ -67,43 +115,39 @@ def failures(workdir) -> set[tuple[str, str, str | None]]:
                           "where not success").fetchall())
 
 
-def fake_marts(rows: list[tuple]):
-    def query(sql, params=()):
-        assert "marts.payouts" in sql
-        return [row[1:] for row in rows if row[0] == params[0]]
-    return query
-
-
-def test_a_staged_file_from_the_marts_passes_and_publishes(spark, config, workdir, tmp_path):
+def test_staged_batches_from_the_marts_pass_and_publish(spark, config, workdir, tmp_path):
     claimed = dt.datetime(2018, 11, 13, 1, 0, 0, 123456, tzinfo=UTC)
-    marts = fake_marts([
-        (EARLIER, pid("u0"), "g1", "u0", 10, claimed, claimed + dt.timedelta(hours=24)),
-        (DS, pid("u1"), "g1", "u1", 750, claimed, claimed + dt.timedelta(hours=24)),
-        (DS, pid("u2"), "g1", "u2", 250, claimed, claimed + dt.timedelta(hours=24)),
-    ])
+    due = claimed + dt.timedelta(hours=24)
+    marts = from_lines(fake_lines([
+        (EARLIER, pid("u0"), "g1", "u0", 10, claimed, due),
+        (DS, pid("u1"), "g1", "u1", 750, claimed, due),
+        (DS, pid("u2"), "g1", "u2", 250, claimed, due),
+        (DS, pid("u3"), "g1", "u3,\n\"x\"", 1, claimed, due),
+    ], max_rows=2))
     staging, exports = tmp_path / "staging", tmp_path / "exports"
     stage_payouts(marts, config, EARLIER, staging, exports)
     publish_payouts(staging, config, EARLIER, exports)
     stage_payouts(marts, config, DS, staging, exports)
-    summary = gate(spark, config, workdir, tmp_path)
-    assert summary.failed == 0 and summary.expectations == 18
+    summary = gate(spark, config, workdir, tmp_path, marts)
+    assert summary.failed == 0 and summary.expectations == 21
     assert failures(workdir) == set()
     publish_payouts(staging, config, DS, exports)
-    # A re-run of a published date: its own published file is not another date's.
+    # A re-run of a published date: its own published files are not another date's.
     stage_payouts(marts, config, DS, staging, exports)
-    assert gate(spark, config, workdir, tmp_path).failed == 0
+    assert gate(spark, config, workdir, tmp_path, marts).failed == 0
 
 
-def test_a_date_without_payouts_passes_its_header_only_file(spark, config, workdir, tmp_path):
-    control = stage_payouts(fake_marts([]), config, DS, tmp_path / "staging",
-                            tmp_path / "exports")
-    assert control["row_count"] == 0
-    assert gate(spark, config, workdir, tmp_path).failed == 0
+def test_a_date_without_payouts_passes_its_empty_batch(spark, config, workdir, tmp_path):
+    marts = from_lines(fake_lines([]))
+    result = stage_payouts(marts, config, DS, tmp_path / "staging", tmp_path / "exports")
+    assert [c["row_count"] for c in result["batches"]] == [0]
+    assert gate(spark, config, workdir, tmp_path, marts).failed == 0
 
 
 def test_nothing_staged_fails_the_gate(spark, config, workdir, tmp_path):
-    with pytest.raises(QualityGateFailed, match="nothing staged at .*payouts_xhq-2018_2018-11-14"):
-        gate(spark, config, workdir, tmp_path)
+    with pytest.raises(QualityGateFailed,
+                       match="nothing staged at .*payouts_xhq-2018_2018-11-14.datapackage"):
+        gate(spark, config, workdir, tmp_path, marts_query({"batches": [], "balanced": True}))
 
 
 FILE = "exports.payout_file"
@@ -114,76 +158,113 @@ SWAPPED = ("payout_id", "campaign_id", "user_id", "group_id", "amount_fen", "cla
            "due_by")
 GOOD = [payout("u1"), payout("u2", "250")]
 
-# name: (staged rows, their columns, control record changes, what it breaks, message part)
+
+def other_marts_batch(answer: dict) -> dict:
+    """The marts name a second batch that was not staged."""
+    row = answer["batches"][0]
+    second = (batch_name(DS, 2), f"xhq-2018_{DS}_002", 2, 2, 1, 5)
+    return {**answer, "batches": [(*row[:3], 2, *row[4:]), second]}
+
+
+# name: (staged batches, change to the marts' answer, what it breaks, message part)
 CASES = {
     "columns out of order": (
-        GOOD, SWAPPED, {}, {(FILE, "expect_table_columns_to_match_ordered_list", None)},
+        [(GOOD, SWAPPED)], None,
+        {(FILE, "expect_table_columns_to_match_ordered_list", None),
+         (CONTROL, IN_SET, "header_is_the_contracts")},
         "expect_table_columns_to_match_ordered_list failed"),
+    "columns out of order in the second batch only": (
+        [(GOOD[:1], PAYOUT_COLUMNS, 1, 2), ([payout("u3")], SWAPPED, 2, 2)], None,
+        {(CONTROL, IN_SET, "header_is_the_contracts")}, "column header_is_the_contracts"),
     "an amount of 0 fen or below": (
-        [payout("u1", "0"), payout("u2", "-250")], PAYOUT_COLUMNS, {},
+        [[payout("u1", "0"), payout("u2", "-250")]], None,
         {(FILE, REGEX, "amount_fen")}, '"amount_fen": "-250"'),
     "an amount that is not whole fen": (
-        [payout("u1", "750.0"), payout("u2", "250")], PAYOUT_COLUMNS, {},
+        [[payout("u1", "750.0"), payout("u2", "250")]], None,
         {(FILE, REGEX, "amount_fen")}, '"amount_fen": "750.0"'),
     "timestamps without offset": (
-        [payout("u1", claimed_at="2018-11-13T09:00:00"),
-         payout("u2", due_by="2018-11-14 09:00:00+08:00")], PAYOUT_COLUMNS, {},
+        [[payout("u1", claimed_at="2018-11-13T09:00:00"),
+          payout("u2", due_by="2018-11-14 09:00:00+08:00")]], None,
         {(FILE, REGEX, "claimed_at"), (FILE, REGEX, "due_by")},
         f'"claimed_at": "2018-11-13T09:00:00", "payout_id": "{pid("u1")}"'),
     "another campaign": (
-        [payout("u1", campaign_id="xhq-2019"), payout("u2")], PAYOUT_COLUMNS, {},
+        [[payout("u1", campaign_id="xhq-2019"), payout("u2")]], None,
         {(FILE, IN_SET, "campaign_id")}, "expect_column_values_to_be_in_set column campaign_id"),
     "a missing user id": (
-        [payout("u1", user_id=""), payout("u2")], PAYOUT_COLUMNS, {},
+        [[payout("u1", user_id=""), payout("u2")]], None,
         {(FILE, "expect_column_values_to_not_be_null", "user_id")}, "column user_id"),
     "a malformed payout id": (
-        [payout("u1", payout_id="P-1"), payout("u2")], PAYOUT_COLUMNS, {},
+        [[payout("u1", payout_id="P-1"), payout("u2")]], None,
         {(FILE, REGEX, "payout_id")}, '"payout_id": "P-1"'),
+    "a payout in two batches of the date": (
+        [(GOOD[:1], PAYOUT_COLUMNS, 1, 2), (GOOD[:1], PAYOUT_COLUMNS, 2, 2)], None,
+        {("exports.payout_ids", "expect_column_values_to_be_unique", "payout_id")},
+        f'"payout_id": "{pid("u1")}"'),
     "a control total that is not the file's": (
-        GOOD, PAYOUT_COLUMNS, {"total_fen": 999}, {(CONTROL, IN_SET, "total_fen_equals")},
-        '"control_total_fen": 999'),
+        [(GOOD, PAYOUT_COLUMNS, 1, 1, {"total_fen": 999})], None,
+        {(CONTROL, IN_SET, "total_fen_equals")}, '"control_total_fen": 999'),
     "a control row count that is not the file's": (
-        GOOD, PAYOUT_COLUMNS, {"row_count": 3}, {(CONTROL, IN_SET, "row_count_equals")},
-        '"control_row_count": 3'),
+        [(GOOD, PAYOUT_COLUMNS, 1, 1, {"row_count": 3})], None,
+        {(CONTROL, IN_SET, "row_count_equals")}, '"control_row_count": 3'),
     "a control digest that is not the file's": (
-        GOOD, PAYOUT_COLUMNS, {"sha256": "0" * 64}, {(CONTROL, IN_SET, "sha256_equals")},
-        "column sha256_equals failed"),
+        [(GOOD, PAYOUT_COLUMNS, 1, 1, {"sha256": "0" * 64})], None,
+        {(CONTROL, IN_SET, "sha256_equals")}, "column sha256_equals failed"),
     "the control record of another date": (
-        GOOD, PAYOUT_COLUMNS, {"export_ds": EARLIER.isoformat()},
+        [(GOOD, PAYOUT_COLUMNS, 1, 1, {"export_ds": EARLIER.isoformat()})], None,
         {(CONTROL, IN_SET, "names_this_file")}, "column names_this_file failed"),
+    "files whose total is not the marts', on a day the marts do not reconcile": (
+        [GOOD], lambda answer: {"batches": [(*answer["batches"][0][:5], 1001)],
+                                "balanced": False},
+        {(CONTROL, IN_SET, "total_fen_equals"), (CONTROL, IN_SET, "day_reconciles")},
+        '"marts_total_fen": 1001'),
+    "a batch the marts name that was not staged": (
+        [GOOD], other_marts_batch,
+        {(CONTROL, IN_SET, "staged_as_the_marts_name_it"), (CONTROL, IN_SET, "names_this_file"),
+         (CONTROL, IN_SET, "row_count_equals"), (CONTROL, IN_SET, "total_fen_equals"),
+         (CONTROL, IN_SET, "sha256_equals"), (CONTROL, IN_SET, "header_is_the_contracts")},
+        f'"file": "{batch_name(DS, 2)}"'),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_bad_staged_file_fails_exactly_the_expectation_it_breaks(
+def test_a_bad_staged_batch_fails_exactly_the_expectation_it_breaks(
         spark, config, workdir, tmp_path, case):
-    rows, columns, control, broken, named = CASES[case]
-    write_file(tmp_path / "staging" / "payouts", config, DS, rows, columns, **control)
+    batches, change, broken, named = CASES[case]
+    answer = stage(tmp_path / "staging" / "payouts", config, DS, *batches)
     with pytest.raises(QualityGateFailed) as failed:
-        gate(spark, config, workdir, tmp_path)
+        gate(spark, config, workdir, tmp_path, marts_query((change or dict)(answer)))
     assert failures(workdir) == broken
     message = str(failed.value)
     assert all(f"suite {suite}: {expectation}" in message for suite, expectation, _ in broken)
     assert named in message
 
 
+def test_a_batch_missing_from_the_data_package_fails(spark, config, workdir, tmp_path):
+    folder = tmp_path / "staging" / "payouts"
+    answer = stage(folder, config, DS, GOOD)
+    (folder / package_file_name(config, DS)).write_bytes(json_bytes({"resources": []}))
+    with pytest.raises(QualityGateFailed, match="staged_as_the_marts_name_it"):
+        gate(spark, config, workdir, tmp_path, marts_query(answer))
+    assert failures(workdir) == {(CONTROL, IN_SET, "staged_as_the_marts_name_it")}
+
+
 def test_a_payout_already_published_on_an_earlier_date_fails(spark, config, workdir, tmp_path):
-    write_file(tmp_path / "exports" / "payouts", config, EARLIER, [payout("u0"), payout("u2")])
-    write_file(tmp_path / "staging" / "payouts", config, DS, GOOD)
+    stage(tmp_path / "exports" / "payouts", config, EARLIER, [payout("u0"), payout("u2")])
+    answer = stage(tmp_path / "staging" / "payouts", config, DS, GOOD)
     with pytest.raises(QualityGateFailed) as failed:
-        gate(spark, config, workdir, tmp_path)
+        gate(spark, config, workdir, tmp_path, marts_query(answer))
     assert failures(workdir) == {
         ("exports.payout_ids", "expect_column_values_to_be_unique", "payout_id")}
     message = str(failed.value)
-    assert f'"file": "published {payout_file_name(config, EARLIER)}"' in message
-    assert f'"file": "staged {payout_file_name(config, DS)}"' in message
+    assert f'"file": "published {batch_name(EARLIER, 1)}"' in message
+    assert f'"file": "staged {batch_name(DS, 1)}"' in message
 
 
 def test_a_file_without_the_payout_columns_fails_on_its_columns(spark, config, workdir,
                                                                  tmp_path):
     columns = tuple(c for c in PAYOUT_COLUMNS if c != "amount_fen")
-    write_file(tmp_path / "staging" / "payouts", config, DS, GOOD, columns)
+    answer = stage(tmp_path / "staging" / "payouts", config, DS, (GOOD, columns))
     with pytest.raises(QualityGateFailed,
                        match="expect_table_columns_to_match_ordered_list failed"):
-        gate(spark, config, workdir, tmp_path)
+        gate(spark, config, workdir, tmp_path, marts_query(answer))
     assert (FILE, "expect_table_columns_to_match_ordered_list", None) in failures(workdir)

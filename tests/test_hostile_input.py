@@ -27,6 +27,7 @@ from grouprebate.landing import (
 from grouprebate.publish.payouts import stage_payouts
 from spark_jobs import ingest_landing
 from spark_jobs.ingest_landing import ingest
+from tests.payout_marts import fake_marts
 
 DS = dt.date(2018, 11, 5)
 ORDERS = contract.SOURCES["orders"]
@@ -341,10 +342,11 @@ def test_payout_file_quotes_hostile_ids_per_rfc_4180(config, tmp_path):
     """Every id comes back exactly through a CSV reader, and a field holding a comma, a
     quote, CR or LF is quoted."""
     claimed = dt.datetime(2018, 11, 13, 1, tzinfo=dt.UTC)
-    payouts = [(f"p{i}", group, f"u-{group}", 100, claimed, claimed + dt.timedelta(days=1))
-               for i, group in enumerate(HOSTILE_IDS)]
-    control = stage_payouts(lambda sql, params=(): payouts, config, DS, tmp_path / "staging",
-                            tmp_path / "exports")
+    payouts = [(DS, f"{i:032x}", group, f"u-{group}", 100, claimed,
+                claimed + dt.timedelta(days=1)) for i, group in enumerate(HOSTILE_IDS)]
+    staged = stage_payouts(fake_marts(payouts, max_rows=len(payouts)), config, DS,
+                           tmp_path / "staging", tmp_path / "exports")
+    [control] = staged["batches"]
     data = (tmp_path / "staging" / "payouts" / control["file"]).read_bytes()
     parsed = list(csv.reader(io.StringIO(data.decode(), newline="")))
     assert [(r[2], r[3]) for r in parsed[1:]] == [(g, f"u-{g}") for g in HOSTILE_IDS]
