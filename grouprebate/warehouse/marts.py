@@ -33,14 +33,15 @@ def duckdb_query(warehouse: Path) -> Query:
     return query
 
 
-# A quoted string or identifier (kept as it is), a `?` placeholder, or a `%`.
+# A quoted string or identifier, a `?` placeholder, or a `%`.
 _SQL_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?|%""")
 
 
 def _pyformat(sql: str) -> str:
-    """DuckDB's `?` placeholders as psycopg2's `%s`, a literal `%` doubled."""
+    """DuckDB's `?` placeholders as psycopg2's `%s`; every `%`, in quotes too, doubled (a
+    `?` in quotes stays)."""
     return _SQL_TOKENS.sub(
-        lambda m: {"?": "%s", "%": "%%"}.get(m.group(), m.group()), sql)
+        lambda m: "%s" if m.group() == "?" else m.group().replace("%", "%%"), sql)
 
 
 def _same_as_duckdb(value: Any) -> Any:
@@ -120,5 +121,5 @@ def warehouse_frame(warehouse: Path, sql: str, params: Sequence[Any] = (),
         if values.empty:
             frame[name] = frame[name].astype("float64")
         elif all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
-            frame[name] = pd.to_datetime(frame[name])
+            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
     return frame
