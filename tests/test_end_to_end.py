@@ -18,6 +18,7 @@ import queue
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -92,25 +93,87 @@ def test_money_invariants_hold(campaign):
 
 
 def test_payout_files_reconcile_with_the_marts_to_the_fen(campaign):
+    """Every export date has its batches, each control record is its file's recomputed
+    count, sum and digest, the dates' totals are the marts', and no payout is in two
+    files across the calendar, however many batches a date was split into (7 rows)."""
     folder = campaign["workdir"] / "exports" / "payouts"
     per_day = dict(query(campaign, "select export_ds, sum(amount_fen) from marts.payouts "
                                    "group by all"))
+    export_dates = [d for d in campaign["config"].calendar() if d >= campaign["config"].freeze_ds]
     files = sorted(folder.glob("*.csv"))
-    assert len(files) == sum(1 for d in campaign["config"].calendar()
-                             if d >= campaign["config"].freeze_ds)
+    controls = [json.loads(path.with_name(path.name + ".control.json").read_text())
+                for path in files]
+    assert sorted({c["export_ds"] for c in controls}) == [d.isoformat() for d in export_dates]
     seen: set[str] = set()
-    for path in files:
-        control = json.loads(path.with_name(path.name + ".control.json").read_text())
-        rows = list(csv.DictReader(path.open()))
+    day_totals: dict[str, int] = {}
+    for path, control in zip(files, controls, strict=True):
+        rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
         assert control["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-        assert control["row_count"] == len(rows)
+        assert control["bytes"] == path.stat().st_size
+        assert control["row_count"] == len(rows) <= 7
         assert control["total_fen"] == sum(int(r["amount_fen"]) for r in rows)
-        ds = dt.date.fromisoformat(control["export_ds"])
-        assert control["total_fen"] == per_day.get(ds, 0)
+        assert control["file"] == path.name == f"payouts_{control['batch_id']}.csv"
+        day_totals[control["export_ds"]] = day_totals.get(control["export_ds"], 0) + \
+            control["total_fen"]
         ids = {r["payout_id"] for r in rows}
-        assert not ids & seen
+        assert len(ids) == len(rows) and not ids & seen
         seen |= ids
-    assert seen, "the campaign paid nobody"
+    assert day_totals == {d.isoformat(): per_day.get(d, 0) for d in export_dates}
+    assert seen == {p for (p,) in query(campaign, "select payout_id from marts.payouts")}
+    assert max(c["batch_count"] for c in controls) > 1, "no date was split into batches"
+    assert query(campaign, "select count(*) from marts.payout_reconciliation "
+                           "where not is_balanced") == [(0,)]
+
+
+def test_every_dates_batches_validate_with_frictionless(campaign):
+    """finance's own check: `frictionless validate` on each date's data package."""
+    folder = campaign["workdir"] / "exports" / "payouts"
+    packages = sorted(folder.glob("*.datapackage.json"))
+    assert len(packages) == sum(1 for d in campaign["config"].calendar()
+                                if d >= campaign["config"].freeze_ds)
+    frictionless = Path(sys.executable).with_name("frictionless")
+    for package in packages:
+        done = subprocess.run([str(frictionless), "validate", "--json", package.name],
+                              cwd=folder, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert json.loads(done.stdout)["valid"] is True
+
+
+def test_rerunning_the_export_of_every_date_gives_the_same_bytes(campaign, tmp_path):
+    """Each date's batches, staged again from the warehouse, are the published bytes, and
+    publishing them again changes nothing (write-once)."""
+    from grouprebate.publish.payouts import publish_payouts, stage_payouts
+    from grouprebate.warehouse.marts import duckdb_query
+
+    config, exports = campaign["config"], campaign["workdir"] / "exports"
+    marts = duckdb_query(campaign["workdir"] / "warehouse.duckdb")
+    before = exports_snapshot(exports)
+    for ds in (d for d in config.calendar() if d >= config.freeze_ds):
+        staged = stage_payouts(marts, config, ds, tmp_path, exports)
+        for name in [staged["package"], *(c["file"] for c in staged["batches"])]:
+            assert (tmp_path / "payouts" / name).read_bytes() == \
+                (exports / "payouts" / name).read_bytes(), name
+        publish_payouts(tmp_path, config, ds, exports)
+    assert exports_snapshot(exports) == before
+
+
+def test_the_ledger_closes_to_the_fen_at_the_end_of_the_calendar(campaign):
+    """Per winning group: red packet = what the files paid + what was forfeited, and the
+    ledger names the batch file each payout is really in."""
+    folder = campaign["workdir"] / "exports" / "payouts"
+    in_file = {r["payout_id"]: (path.name, int(r["amount_fen"]), r["group_id"])
+               for path in folder.glob("*.csv")
+               for r in csv.DictReader(path.open(newline="", encoding="utf-8"))}
+    ledger = dict(query(campaign, "select payout_id, file_name from marts.payout_ledger "
+                                  "where entry_type = 'payout_exported'"))
+    assert ledger == {p: f for p, (f, _, _) in in_file.items()}
+    forfeited = dict(query(campaign, "select group_id, sum(amount_fen) from marts.forfeitures "
+                                     "group by all"))
+    packets = dict(query(campaign, "select group_id, red_packet_fen from marts.winner_list"))
+    paid = {g: sum(a for _, a, pg in in_file.values() if pg == g) for g in packets}
+    assert packets == {g: paid[g] + forfeited.get(g, 0) for g in packets}
+    assert query(campaign, "select count(*), count(*) filter (where is_closed and is_final) "
+                           "from marts.red_packet_balances") == [(len(packets), len(packets))]
 
 
 def test_public_winner_list_shows_no_group_or_user_ids(campaign):
