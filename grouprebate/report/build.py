@@ -11,7 +11,7 @@ from grouprebate.report.charts import sections
 from grouprebate.report.data import read_report_data
 from grouprebate.report.metrics import Metrics, as_of, read_only_query, write_semantic_manifest
 from grouprebate.report.page import write_report
-from grouprebate.warehouse.marts import warehouse_target
+from grouprebate.warehouse.marts import Query, warehouse_target
 
 REPORTS_DIR = "reports"
 
@@ -40,5 +40,11 @@ def build_report(workdir: Path, config: CampaignConfig, key: str, ds: dt.date | 
                           "or leave out --ds")
     metrics = Metrics(write_semantic_manifest(config, workdir / "lake", warehouse, target),
                       query, target)
+    return render_report(query, metrics, config, key, workdir / REPORTS_DIR)
+
+
+def render_report(query: Query, metrics: Metrics, config: CampaignConfig, key: str,
+                  reports: Path) -> Path:
+    """The report of the marts `query` reads, written under `reports`."""
     data = read_report_data(query, metrics, config, key)
-    return write_report(data, sections(data), workdir / REPORTS_DIR)
+    return write_report(data, sections(data), reports)

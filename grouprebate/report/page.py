@@ -3,6 +3,7 @@ network), and each chart as an SVG file rendered offline by vl-convert."""
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -33,6 +34,12 @@ th:first-child, td:first-child { text-align: left; }
 .reading { font-style: italic; } .not-yet { color: #777; }
 section { margin: 2.5em 0; }
 """
+
+
+@functools.cache
+def _scripts() -> str:
+    """Vega, Vega-Lite and vega-embed as one script (vl-convert bundles them offline)."""
+    return vl_convert.javascript_bundle(vl_version=VL_VERSION)
 
 
 def _script_json(value: Any) -> str:
@@ -84,7 +91,7 @@ def render_html(data: ReportData, sections: list[Section], chart_dir: str) -> st
 <meta charset="UTF-8">
 <title>{html.escape(title)}</title>
 <style>{STYLE}</style>
-<script>{vl_convert.javascript_bundle(vl_version=VL_VERSION)}</script>
+<script>{_scripts()}</script>
 </head>
 <body>
 <h1>{html.escape(title)}</h1>
