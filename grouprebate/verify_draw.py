@@ -66,7 +66,11 @@ def verify_bundle(bundle: Path) -> Verdict:
     eligible = _read_csv(bundle / PUBLIC / ELIGIBLE_CSV, ELIGIBLE_HEADER)
     winners = _read_csv(bundle / PUBLIC / WINNERS_CSV, WINNERS_HEADER)
     internal_path = bundle / INTERNAL / GROUPS_CSV
-    internal = _read_csv(internal_path, GROUPS_HEADER) if internal_path.exists() else None
+    try:
+        present = internal_path.exists()
+    except OSError as exc:  # a folder of another owner: exists() raises on EACCES
+        raise MalformedBundle(f"{internal_path}: cannot be read ({exc})") from None
+    internal = _read_csv(internal_path, GROUPS_HEADER) if present else None
     problem = (_check_seed(draw) or _check_counts(draw, eligible, winners)
                or _check_order(draw, eligible, winners)
                or (_check_internal(draw, eligible, internal) if internal is not None else None))

@@ -253,3 +253,17 @@ def test_rewriting_the_bundle_gives_the_same_bytes_and_a_changed_draw_is_refused
     changed = [(*r[:5], not r[5]) if r[4] == 1 else r for r in rows]
     with pytest.raises(PublishedFileConflict):
         publish_draw_bundle(fake_query(changed), small_config, KEY, tmp_path / "exports")
+
+
+def test_an_internal_part_that_cannot_be_read_is_a_clear_error(bundle, capsys, monkeypatch):
+    """As root the test cannot lose read access, so exists() fails as it does on EACCES."""
+    original = Path.exists
+
+    def exists(self, *args, **kwargs):
+        if self.parent.name == "internal":
+            raise PermissionError(13, "Permission denied", str(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    code, _, err = verify(bundle, capsys)
+    assert code == 2 and "internal/groups.csv: cannot be read" in err and "Traceback" not in err
