@@ -105,7 +105,7 @@ def pools(data: ReportData) -> Section:
         color="red", strokeWidth=2).encode(x="cap:Q")
     return Section("pools", "Pools over the accumulation window", reading,
                    alt.hconcat(by_day, alt.layer(buckets, cap_rule).properties(
-                       width=WIDTH // 2)))
+                       width=WIDTH // 2)).resolve_scale(color="independent"))
 
 
 def arrivals(data: ReportData) -> Section:
@@ -183,7 +183,8 @@ def claims(data: ReportData) -> Section:
     sla_rule = alt.Chart(alt.Data(values=[{"sla": sla}])).mark_rule(
         color="red", strokeWidth=2).encode(x="sla:Q")
     return Section("claims", title, reading, alt.hconcat(
-        per_day, files, alt.layer(hours, sla_rule).properties(width=WIDTH // 3)))
+        per_day, files, alt.layer(hours, sla_rule).properties(width=WIDTH // 3),
+    ).resolve_scale(color="independent"))
 
 
 def leaderboard(data: ReportData) -> Section:

@@ -37,7 +37,7 @@ section { margin: 2.5em 0; }
 
 
 @functools.cache
-def _scripts() -> str:
+def vega_bundle() -> str:
     """Vega, Vega-Lite and vega-embed as one script (vl-convert bundles them offline)."""
     return vl_convert.javascript_bundle(vl_version=VL_VERSION)
 
@@ -47,9 +47,11 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True).replace("</", "<\\/")
 
 
-def _number(value: Any, unit: str) -> str:
+def _number(value: Any, unit: str, has_drawn: bool) -> str:
+    """A metric with no rows to sum is "not yet" before the draw (or for a ratio of
+    nothing), and 0 fen after it."""
     if value is None:
-        return "not yet"
+        return "0 fen" if has_drawn and unit == "fen" else "not yet"
     return f"{float(value):.2%}" if unit == "ratio" else f"{int(value):,} fen"
 
 
@@ -64,7 +66,7 @@ def render_html(data: ReportData, sections: list[Section], chart_dir: str) -> st
     """The page; `chart_dir` is the SVG files' folder relative to the page."""
     stage = "after the draw" if data.has_drawn else f"before the draw on {data.draw_date}"
     headline = _table(["metric (dbt semantic layer)", "value"], [
-        [label, _number(data.headline.get(name), unit)]
+        [label, _number(data.headline.get(name), unit, data.has_drawn)]
         for name, (label, unit) in HEADLINE_LABELS.items()])
     parts, embeds = [], []
     for section in sections:
@@ -91,7 +93,7 @@ def render_html(data: ReportData, sections: list[Section], chart_dir: str) -> st
 <meta charset="UTF-8">
 <title>{html.escape(title)}</title>
 <style>{STYLE}</style>
-<script>{_scripts()}</script>
+<script>{vega_bundle()}</script>
 </head>
 <body>
 <h1>{html.escape(title)}</h1>
