@@ -80,14 +80,15 @@ class Metrics:
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
         request = MetricFlowQueryRequest.create(
-            metric_names=list(metrics), group_by_names=list(group_by) or None,
-            order_by_names=list(group_by) or None)
+            metric_names=list(metrics), group_by_names=list(group_by) or None)
         return self._engine.explain(request).sql_statement.sql
 
     def query(self, metrics: Sequence[str], group_by: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Rows of the request, one dict per row keyed by the metric and group-by names."""
         names = [*group_by, *metrics]
-        sql = (f"select {', '.join(names)} from ({self.sql(metrics, group_by)}) as request")
+        sql = f"select {', '.join(names)} from ({self.sql(metrics, group_by)}) as request"
+        if group_by:
+            sql += f" order by {', '.join(group_by)}"
         return [dict(zip(names, row, strict=True)) for row in self._query(sql, [])]
 
     def headline(self) -> dict[str, Any]:
