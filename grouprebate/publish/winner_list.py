@@ -101,7 +101,8 @@ def publish_readable_winner_list(
 
 
 PAGE_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
+body { font-family: system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC",
+       sans-serif; margin: 2rem auto; max-width: 60rem;
        padding: 0 1rem; color: #1b1b1b; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; }
