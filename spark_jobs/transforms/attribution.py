@@ -10,23 +10,18 @@ from spark_jobs.transforms.params import RuleParams
 from spark_jobs.transforms.versions import version_at_least
 
 
-def first_payments(payments: DataFrame) -> DataFrame:
-    """(order_id, first_payment_id, first_paid_at): smallest paid_at, ties by payment_id."""
-    first = Window.partitionBy("order_id").orderBy("paid_at", "payment_id")
-    return (
-        payments.withColumn("rank", F.row_number().over(first))
-        .where(F.col("rank") == 1)
-        .select(
-            "order_id",
-            F.col("payment_id").alias("first_payment_id"),
-            F.col("paid_at").alias("first_paid_at"),
-        )
-    )
+def first_paid_at(payments: DataFrame) -> DataFrame:
+    """(order_id, first_paid_at): the order's smallest paid_at, by a hash aggregation.
+
+    The payment_id tie-break of the first payment picks which payment, never when, and
+    attribution needs only when; a window would sort every payment.
+    """
+    return payments.groupBy("order_id").agg(F.min("paid_at").alias("first_paid_at"))
 
 
 def qualifying_orders(orders: DataFrame, payments: DataFrame, p: RuleParams) -> DataFrame:
     """Orders whose first payment is in the accumulation window, from a recent client."""
-    paid = orders.join(first_payments(payments), on="order_id", how="inner")
+    paid = orders.join(first_paid_at(payments), on="order_id", how="inner")
     return paid.where(
         (F.col("first_paid_at") >= F.lit(p.accumulation_start))
         & (F.col("first_paid_at") < F.lit(p.accumulation_end))
