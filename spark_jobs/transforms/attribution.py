@@ -50,17 +50,22 @@ def attribute_orders(
 ) -> DataFrame:
     """One row per attributed order with its group and share (last touch, then share_id).
 
-    The join goes buyer -> the buyer's groups at payment time -> shares of the
-    item in those groups, so a popular item never multiplies across all groups.
+    The join goes buyer and item -> the buyer's groups at payment time where that item
+    was shared -> the item's shares in those groups. Memberships are first paired with
+    the items shared into their group (one row per membership and item), so the order
+    meets them on buyer and item together: a buyer in hundreds of groups meets only the
+    groups where the item was shared, and a popular item only its own buyers' groups.
     """
     o = qualifying_orders(orders, payments, p).alias("o")
-    m = intervals.alias("m")
+    s = qualifying_shares(shares, intervals, p).alias("s")
+    shared_items = s.select("group_id", "item_id").distinct()
+    m = intervals.join(shared_items, on="group_id", how="inner").alias("m")
     buyer_is_member = (
         (F.col("o.buyer_user_id") == F.col("m.user_id"))
+        & (F.col("o.item_id") == F.col("m.item_id"))
         & member_at("m", F.col("o.first_paid_at"))
     )
     in_groups = o.join(m, on=buyer_is_member, how="inner").select("o.*", "m.group_id")
-    s = qualifying_shares(shares, intervals, p).alias("s")
     c = in_groups.alias("c")
     touches = (
         (F.col("c.group_id") == F.col("s.group_id"))
