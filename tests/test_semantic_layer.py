@@ -18,7 +18,7 @@ from grouprebate.report.metrics import HEADLINE_METRICS, Metrics, read_only_quer
 from grouprebate.warehouse import dbt_runner as warehouse
 from tests import dbt_fixtures as fx
 
-EXPOSURES = {"campaign_report", "payout_files", "public_winner_list", "draw_audit"}
+EXPOSURES = {"campaign_report", "payout_files", "public_winner_list", "draw_audit_files"}
 
 
 @pytest.fixture(scope="module")
