@@ -236,23 +236,15 @@ def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
     """Mark each row invalid, new, duplicate or conflict (against the key's first arrival).
 
     The first arrival is the earliest ds, then file name, then line; `earlier`
-    holds (source, key, row_hash, ds, file, line) of rows ingested on previous days. A key
-    is there once unless a re-run of an earlier date delivered it again; its earliest row
-    is then the first arrival. That minimum is a window without order, computed in the one
-    sort of the history that the join needs anyway (a distinct over the history sorted it
-    twice, before and after its shuffle, every day).
+    holds (source, key, row_hash) of rows ingested on previous days.
     """
     first_today = Window.partitionBy("source", "key").orderBy("file", "line")
     ranked = parsed.withColumn("arrival", F.row_number().over(first_today)).withColumn(
         "first_hash", F.first("row_hash").over(first_today)
     )
-    arrived, per_key = F.struct("ds", "file", "line"), Window.partitionBy("source", "key")
-    prior = (
-        earlier.withColumn("first_arrived", F.min(arrived).over(per_key))
-        .where(arrived == F.col("first_arrived"))
-        .select("source", "key", F.col("row_hash").alias("prior_hash"))
-    )
-    joined = ranked.join(prior, on=["source", "key"], how="left")
+    prior = earlier.select("source", "key", F.col("row_hash").alias("prior_hash"))
+    joined = ranked.join(prior.dropDuplicates(["source", "key"]), on=["source", "key"],
+                         how="left")
     reference = F.coalesce(F.col("prior_hash"), F.col("first_hash"))
     is_first = F.col("prior_hash").isNull() & (F.col("arrival") == 1)
     return joined.withColumn(
@@ -316,12 +308,10 @@ def lake_schema(source: Source) -> T.StructType:
 
 
 def earlier_keys(spark: SparkSession, lake: str, ds: dt.date, sources: list[str]) -> DataFrame:
-    """(source, key, row_hash, ds, file, line) of every row of these sources ingested
-    before ds: the key, hash and arrival columns only."""
+    """(source, key, row_hash) of every row of these sources ingested before ds."""
     frames = [
         read_partitions(spark, lake, name, lake_schema(SOURCES[name]), ds, before=True).select(
-            F.lit(name).alias("source"), key_string(SOURCES[name]).alias("key"), "row_hash",
-            "ds", "file", "line",
+            F.lit(name).alias("source"), key_string(SOURCES[name]).alias("key"), "row_hash"
         )
         for name in sources
     ]
