@@ -570,6 +570,14 @@ def shared_harness(tmp_path_factory, config: CampaignConfig) -> DbtHarness:
     return _HARNESS["harness"]
 
 
+def parsed_harness(tmp_path_factory, config: CampaignConfig) -> DbtHarness:
+    """The shared harness with its manifest parsed, for the semantic layer's tests."""
+    harness = shared_harness(tmp_path_factory, config)
+    if harness.manifest is None:
+        harness.parse()
+    return harness
+
+
 def execute(path: Path, statement: str) -> None:
     """Run one statement on a DuckDB warehouse and checkpoint, so dbt sees the change."""
     con = duckdb.connect(str(path))

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -19,10 +17,10 @@ from grouprebate.warehouse import dbt_runner as warehouse
 from grouprebate.warehouse import postgres_load
 from tests import dbt_fixtures as fx
 from tests.dbt_fixtures import DbtHarness, query
+from tests.postgres_schemas import own_schemas
 
 psycopg2 = pytest.importorskip("psycopg2")
 pytestmark = pytest.mark.postgres
-SCHEMAS = ("lake", "staging", "intermediate", "marts", "public")
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +31,11 @@ def dbt(tmp_path_factory, config) -> DbtHarness:
 @pytest.fixture(scope="module")
 def pg(dbt) -> Iterator[tuple]:
     """(connection, schema prefix) of a warehouse built on Postgres from the fixture lake."""
-    kwargs = postgres_load.pg_connect_kwargs()
-    try:
-        conn = psycopg2.connect(**kwargs)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server answers on {kwargs['host']}:{kwargs['port']} "
-                    f"(set GROUPREBATE_PG_HOST/_PORT/_USER/_DB to use another): {exc}")
-    conn.autocommit = True
-    prefix = f"t{os.getpid()}_{secrets.token_hex(3)}_"
-    try:
+    with own_schemas("t") as (conn, prefix):
         warehouse.build(dbt.config, fx.LAST_DS, dbt.lake, target="postgres",
                         schema_prefix=prefix, dbt_dir=dbt.root / "postgres",
                         extra_args=["--quiet"])
         yield conn, prefix
-    finally:
-        with conn.cursor() as cur:
-            for schema in SCHEMAS:
-                cur.execute(f'drop schema if exists "{prefix}{schema}" cascade')
-        conn.close()
 
 
 def pg_rows(pg: tuple, sql: str) -> list[dict]:

@@ -5,7 +5,8 @@ The fixture's Spark jobs already wrote the lake; this replays what follows them 
 date, on Postgres (GROUPREBATE_DBT_TARGET=postgres): the lake grows by that date's
 partitions, and the DAG's own task functions run in the DAG's order - the build (with its
 incremental lake load), the marts gate, the branch and every publishing task it chooses.
-The Spark quality gates and the analysts' report are left out: they write no export.
+The Spark quality gates are left out (they write nothing); the analysts' report, read from
+Postgres, must equal the DuckDB run's to the byte too.
 Skipped, saying why, when no PostgreSQL server answers. Each run uses its own schema
 prefix and drops its schemas.
 """
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import os
-import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -25,33 +24,19 @@ import duckdb
 import pytest
 
 from grouprebate.calendar import logical_date_of
-from grouprebate.warehouse import postgres_load
 from grouprebate.warehouse.marts import postgres_query
 from tests.e2e_campaign import CONFIG, exports_snapshot
+from tests.postgres_schemas import own_schemas
 from tests.test_dbt_marts import CONTRACT
 
 psycopg2 = pytest.importorskip("psycopg2")
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-SCHEMAS = ("lake", "staging", "intermediate", "marts", "public")
 
 
 @pytest.fixture
 def pg_prefix() -> Iterator[str]:
-    kwargs = postgres_load.pg_connect_kwargs()
-    try:
-        conn = psycopg2.connect(**kwargs)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server answers on {kwargs['host']}:{kwargs['port']} "
-                    f"(set GROUPREBATE_PG_HOST/_PORT/_USER/_DB to use another): {exc}")
-    conn.autocommit = True
-    prefix = f"e2e{os.getpid()}_{secrets.token_hex(3)}_"
-    try:
+    with own_schemas("e2e") as (_, prefix):
         yield prefix
-    finally:
-        with conn.cursor() as cur:
-            for schema in SCHEMAS:
-                cur.execute(f'drop schema if exists "{prefix}{schema}" cascade')
-        conn.close()
 
 
 def copy_partitions(source: Path, lake: Path, ds: dt.date | None) -> None:
@@ -70,12 +55,9 @@ def copy_partitions(source: Path, lake: Path, ds: dt.date | None) -> None:
 
 def run_publishing_tasks(dag, logical_date: dt.datetime) -> None:
     """The date's warehouse and publishing tasks, as the DAG runs them after its Spark
-    jobs: build_marts, check_marts, the branch, then the chosen steps and what follows
-    them, minus the Spark gates."""
+    jobs: build_marts, check_marts, the branch, then the chosen steps (the report among
+    them) and what follows them, minus the Spark gates."""
     from airflow.providers.apache.spark.operators.spark_pyspark import PySparkOperator
-
-    # The analysts' report (reports/, not exports/) reads the DuckDB file's semantic layer.
-    not_exports = {"build_report"}
 
     def run(task):
         """The task's function with the context it asks for, as Airflow calls it."""
@@ -89,7 +71,7 @@ def run_publishing_tasks(dag, logical_date: dt.datetime) -> None:
     for task in dag.topological_sort():
         if chosen.intersection(task.upstream_task_ids) and task.task_id != "choose_calendar_steps":
             chosen.add(task.task_id)
-        if task.task_id in chosen - not_exports and not isinstance(task, PySparkOperator):
+        if task.task_id in chosen and not isinstance(task, PySparkOperator):
             run(task)
 
 
@@ -135,3 +117,6 @@ def test_the_calendar_on_postgres_gives_duckdbs_marts_and_the_same_export_bytes(
     expected = exports_snapshot(source / "exports")
     assert any(name.startswith("payouts") for name in expected)
     assert exports_snapshot(replay / "exports") == expected
+    # the analysts' report, read through MetricFlow from Postgres, is DuckDB's to the byte
+    reports = exports_snapshot(source / "reports")
+    assert reports and exports_snapshot(replay / "reports") == reports

@@ -7,8 +7,6 @@ Skipped, saying why, when no PostgreSQL server answers.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from grouprebate.warehouse import postgres_load
 from tests import dbt_fixtures as fx
+from tests.postgres_schemas import own_schemas
 
 psycopg2 = pytest.importorskip("psycopg2")
 pytestmark = pytest.mark.postgres
@@ -24,20 +23,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_prefix() -> Iterator[str]:
     """A schema prefix of this test's own, its schemas dropped afterwards."""
-    kwargs = postgres_load.pg_connect_kwargs()
-    try:
-        conn = psycopg2.connect(**kwargs)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server answers on {kwargs['host']}:{kwargs['port']} "
-                    f"(set GROUPREBATE_PG_HOST/_PORT/_USER/_DB to use another): {exc}")
-    conn.autocommit = True
-    prefix = f"inc{os.getpid()}_{secrets.token_hex(3)}_"
-    try:
+    with own_schemas("inc") as (_, prefix):
         yield prefix
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'drop schema if exists "{prefix}lake" cascade')
-        conn.close()
 
 
 def rows_by_ds(prefix: str, table: str) -> dict[str, int]:

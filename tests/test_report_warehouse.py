@@ -20,10 +20,7 @@ BEFORE_DRAW = dt.date(2018, 11, 11)
 
 @pytest.fixture(scope="module")
 def dbt(tmp_path_factory, config) -> fx.DbtHarness:
-    harness = fx.shared_harness(tmp_path_factory, config)
-    if harness.manifest is None:
-        harness.parse()
-    return harness
+    return fx.parsed_harness(tmp_path_factory, config)
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,7 @@ EXPOSURES = {"campaign_report", "payout_files", "public_winner_list", "draw_audi
 
 @pytest.fixture(scope="module")
 def dbt(tmp_path_factory, config) -> fx.DbtHarness:
-    harness = fx.shared_harness(tmp_path_factory, config)
-    if harness.manifest is None:
-        harness.parse()
-    return harness
+    return fx.parsed_harness(tmp_path_factory, config)
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,26 @@ balances as (
     select * from {{ ref('red_packet_balances') }}
 ),
 
-paid as (
+booked as (
     select
         group_id,
-        sum(amount_fen) as paid_fen
+        amount_fen as paid_fen,
+        0 as forfeited_fen
     from {{ ref('payouts') }}
-    group by group_id
+    union all
+    select
+        group_id,
+        0 as paid_fen,
+        amount_fen as forfeited_fen
+    from {{ ref('forfeitures') }}
 ),
 
-forfeited as (
+marts_totals as (
     select
         group_id,
-        sum(amount_fen) as forfeited_fen
-    from {{ ref('forfeitures') }}
+        sum(paid_fen) as paid_fen,
+        sum(forfeited_fen) as forfeited_fen
+    from booked
     group by group_id
 )
 
@@ -31,20 +38,18 @@ select
     balances.funded_fen,
     balances.allocated_fen,
     balances.paid_fen,
-    coalesce(paid.paid_fen, 0) as payouts_fen,
+    coalesce(marts_totals.paid_fen, 0) as payouts_fen,
     balances.forfeited_fen,
-    coalesce(forfeited.forfeited_fen, 0) as forfeitures_fen,
+    coalesce(marts_totals.forfeited_fen, 0) as forfeitures_fen,
     balances.open_fen
 from balances
-left join paid
-    on balances.group_id = paid.group_id
-left join forfeited
-    on balances.group_id = forfeited.group_id
+left join marts_totals
+    on balances.group_id = marts_totals.group_id
 where
     balances.funded_fen <> balances.red_packet_fen
     or (balances.trigger_status = 'triggered' and balances.allocated_fen <> balances.red_packet_fen)
     or (balances.trigger_status <> 'triggered' and balances.allocated_fen <> 0)
-    or balances.paid_fen <> coalesce(paid.paid_fen, 0)
-    or balances.forfeited_fen <> coalesce(forfeited.forfeited_fen, 0)
+    or balances.paid_fen <> coalesce(marts_totals.paid_fen, 0)
+    or balances.forfeited_fen <> coalesce(marts_totals.forfeited_fen, 0)
     or balances.open_fen < 0
     or (balances.is_final and balances.open_fen <> 0)
