@@ -30,7 +30,11 @@ final as (
         claimed_at,
         due_by,
         file_scheduled_at,
-        round(extract(epoch from file_scheduled_at - claimed_at) / 3600.0, 2) as hours_to_file,
+        -- double precision on every warehouse (Postgres' extract gives numeric)
+        cast(
+            round(extract(epoch from file_scheduled_at - claimed_at) / 3600.0, 2)
+            as double precision
+        ) as hours_to_file,
         file_scheduled_at <= due_by as is_file_before_due
     from scheduled
 )
