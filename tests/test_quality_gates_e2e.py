@@ -15,7 +15,7 @@ import pytest
 
 from grouprebate.config import load_config
 from grouprebate.demo.generator import generate
-from tests.test_end_to_end import CONFIG, exports_snapshot, marts_snapshot
+from tests.e2e_campaign import CONFIG, exports_snapshot, marts_snapshot
 
 pytestmark = pytest.mark.e2e
 FIRST, BAD, NEXT = dt.date(2018, 11, 9), dt.date(2018, 11, 10), dt.date(2018, 11, 11)
