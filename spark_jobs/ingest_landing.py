@@ -236,15 +236,17 @@ def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
     """Mark each row invalid, new, duplicate or conflict (against the key's first arrival).
 
     The first arrival is the earliest ds, then file name, then line; `earlier`
-    holds (source, key, row_hash) of rows ingested on previous days.
+    holds (source, key, row_hash, ds, file, line) of rows ingested on previous days. A key
+    is there once unless a re-run of an earlier date read a late file that delivered it
+    again; the earliest of its rows is then the reference, on every later date.
     """
     first_today = Window.partitionBy("source", "key").orderBy("file", "line")
     ranked = parsed.withColumn("arrival", F.row_number().over(first_today)).withColumn(
         "first_hash", F.first("row_hash").over(first_today)
     )
-    prior = earlier.select("source", "key", F.col("row_hash").alias("prior_hash"))
-    joined = ranked.join(prior.dropDuplicates(["source", "key"]), on=["source", "key"],
-                         how="left")
+    prior = earlier.groupBy("source", "key").agg(
+        F.min_by("row_hash", F.struct("ds", "file", "line")).alias("prior_hash"))
+    joined = ranked.join(prior, on=["source", "key"], how="left")
     reference = F.coalesce(F.col("prior_hash"), F.col("first_hash"))
     is_first = F.col("prior_hash").isNull() & (F.col("arrival") == 1)
     return joined.withColumn(
@@ -308,10 +310,12 @@ def lake_schema(source: Source) -> T.StructType:
 
 
 def earlier_keys(spark: SparkSession, lake: str, ds: dt.date, sources: list[str]) -> DataFrame:
-    """(source, key, row_hash) of every row of these sources ingested before ds."""
+    """(source, key, row_hash, ds, file, line) of every row of these sources ingested
+    before ds."""
     frames = [
         read_partitions(spark, lake, name, lake_schema(SOURCES[name]), ds, before=True).select(
-            F.lit(name).alias("source"), key_string(SOURCES[name]).alias("key"), "row_hash"
+            F.lit(name).alias("source"), key_string(SOURCES[name]).alias("key"), "row_hash",
+            "ds", "file", "line",
         )
         for name in sources
     ]

@@ -140,6 +140,32 @@ def test_first_arrival_wins_across_days(spark, tmp_path, config, first_day):
     assert not [r for r in rows(spark, lake / "orders" / f"ds={NEXT}") if r["order_id"] == "o1"]
 
 
+def test_a_key_delivered_again_by_a_late_file_keeps_its_earliest_arrival(spark, tmp_path,
+                                                                          config):
+    """o9 arrives on NEXT (total 7); a late file of DS brings o9 with total 8 and DS is
+    re-run, so the lake holds o9 in both partitions. A later date compares with DS's row,
+    the earliest, however the partitions are read: NEXT's file is the larger one, which
+    Spark reads first."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    later = NEXT + dt.timedelta(days=1)
+    write(landing, "orders", DS, [order("f0")])
+    ingest(spark, str(landing), str(lake), config, DS)
+    write(landing, "orders", NEXT, [order("o9", total=7), *[order(f"n{i}") for i in range(300)]])
+    ingest(spark, str(landing), str(lake), config, NEXT)
+    write(landing, "orders", DS, [order("o9", total=8)], name="late.jsonl")
+    ingest(spark, str(landing), str(lake), config, DS)
+    assert sorted((r["ds"], r["total_fen"]) for r in rows(spark, lake / "orders")
+                  if r["order_id"] == "o9") == [(DS, 8), (NEXT, 7)]
+    write(landing, "orders", later, [order("o9", total=8), order("o9", total=7),
+                                     *[order(f"l{i}") for i in range(200)]])
+    counts = ingest(spark, str(landing), str(lake), config, later)
+    assert (counts[0].duplicates, counts[0].bad) == (1, 1)
+    quarantined = rows(spark, lake / "quarantine" / f"ds={later}")
+    assert [(q["line"], q["reason"]) for q in quarantined] == [
+        (2, contract.reason_conflict(("order_id",)))
+    ]
+
+
 def test_gzip_files_are_read_with_their_line_numbers(spark, tmp_path, relaxed):
     write(tmp_path / "landing", "orders", DS, [order("o1"), "broken"], name="b.jsonl.gz")
     write(tmp_path / "landing", "orders", DS, [order("o2"), order("o3"), "broken"])
