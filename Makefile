@@ -33,12 +33,9 @@ $(STAMP): pyproject.toml $(LOCK)
 
 # Lint first: a style slip fails in seconds, not after the suite. The Data Docs test opens
 # the reports in Debian's Chromium, installed here when the machine lacks it (needs root).
-# Two pytest-xdist workers: many tests wait on a JVM, a server or a subprocess, so two
-# share the two cores well; the tests of the shared short campaign stay on one worker.
 CHROMIUM ?= /usr/bin/chromium
-TEST_WORKERS ?= 2
 test: lint $(CHROMIUM)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest
 
 $(CHROMIUM):
 	apt-get update -qq

@@ -31,18 +31,12 @@ settings.load_profile(
     "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "default")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Tests of the shared short campaign run in one xdist worker, which runs it once
-    (`make test` runs `pytest -n 2 --dist loadgroup`; a session fixture is per worker).
+    """Bench tests run only when a -m expression names them (`make bench`: -m bench).
 
-    Bench tests run only when a -m expression names them (`make bench`: -m bench).
     addopts' `-m 'not bench'` keeps them out of `make test`, but any -m on the command
     line replaces it: without this, the fast loop's `-m 'not e2e'` would run them.
     """
-    for item in items:
-        if "campaign" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("campaign"))
     if "bench" in (config.option.markexpr or ""):
         return
     bench = [item for item in items if item.get_closest_marker("bench")]
