@@ -35,9 +35,9 @@ SHAPE = {
 
 @pytest.fixture(scope="module")
 def bench_results(tmp_path_factory) -> Path:
-    """`grouprebate bench --attribution-only` on the end-to-end test's campaign (60 groups
-    of the week-long calendar): four dates of ingest, then both attributions; one shuffle
-    partition and no code generation, as for every tiny frame in the tests."""
+    """`grouprebate bench` on the end-to-end test's campaign (60 groups of the week-long
+    calendar): every stage of every date, the freeze's attribution by both, the exports;
+    one shuffle partition and no code generation, as for every tiny frame in the tests."""
     root = tmp_path_factory.mktemp("bench")
     results = root / "results"
     env = {**os.environ, "SPARK_SHUFFLE_PARTITIONS": "1",
@@ -45,7 +45,7 @@ def bench_results(tmp_path_factory) -> Path:
                                   "--conf spark.sql.codegen.factoryMode=NO_CODEGEN pyspark-shell"}
     done = subprocess.run(
         [sys.executable, "-m", "grouprebate.cli", "bench", "--groups", "60", "--seed", "11",
-         "--attribution-only", "--config", str(SHORT_CAMPAIGN), "--workdir", str(root / "work"),
+         "--config", str(SHORT_CAMPAIGN), "--workdir", str(root / "work"),
          "--results", str(results), "--floor-rows", "100000"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -66,6 +66,9 @@ def test_bench_writes_the_results_shape_and_the_two_attributions_agree(bench_res
     assert tier["orders"] > 0 and tier["peak_rss_gib"] > 0
     assert tier["ingest_calendar_s"] > tier["ingest_peak_day_s"] > 0
     assert tier["stages"]["ingest_calendar"]["windows"] == 4  # 11-09 to the freeze, 11-12
+    # every export date from the freeze to the last (11-12 to 11-15), with its payouts
+    assert tier["stages"]["export"]["windows"] == 2 * 4
+    assert tier["stages"]["export"]["rows"] > 0
     assert (bench_results / f"bench-{data['date']}.json").read_text() == \
         (bench_results / "latest.json").read_text()
 

@@ -154,7 +154,7 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
                     duckdb_query(paths.warehouse)))
             with rec.measure(EXPORT):
                 publish_payouts(paths.staging, config, ds, paths.exports)
-            rec.add_rows(PAYOUT_ROWS, control["row_count"], EXPORT)
+            rec.add_rows(PAYOUT_ROWS, sum(b["row_count"] for b in control["batches"]), EXPORT)
 
     for ds in config.calendar():
         if attribution_only and ds > freeze:
