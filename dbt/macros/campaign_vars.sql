@@ -28,6 +28,16 @@
     cast('{{ _date_var("ds") }}' as date)
 {%- endmacro %}
 
+{#
+    The rows of a lake or attribution table that the run date may read: its partitions
+    up to run_ds. Every staging model reads its table through this, so a re-run of a date
+    never sees what later dates wrote.
+#}
+{% macro partitions_through_run_ds(relation) -%}
+    select * from {{ relation }}
+    where cast(ds as date) <= {{ run_ds() }}
+{%- endmacro %}
+
 {# The date of draw_open: its attribution partition is the frozen snapshot. #}
 {% macro freeze_ds() -%}
     cast('{{ _date_var("freeze_ds") }}' as date)

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('attribution', 'attributed_orders') }}
+    {{ partitions_through_run_ds(source('attribution', 'attributed_orders')) }}
 ),
 
 renamed as (
@@ -19,7 +19,6 @@ renamed as (
         cast(contribution_fen as bigint) as contribution_fen,
         cast(ds as date) as as_of_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

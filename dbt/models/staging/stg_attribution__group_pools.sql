@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('attribution', 'group_pools') }}
+    {{ partitions_through_run_ds(source('attribution', 'group_pools')) }}
 ),
 
 renamed as (
@@ -20,7 +20,6 @@ renamed as (
         is_eligible,
         cast(ds as date) as as_of_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('attribution', 'late_arrivals') }}
+    {{ partitions_through_run_ds(source('attribution', 'late_arrivals')) }}
 ),
 
 renamed as (
@@ -12,7 +12,6 @@ renamed as (
         cast(arrival_ds as date) as arrival_ds,
         cast(ds as date) as as_of_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('attribution', 'member_contributions') }}
+    {{ partitions_through_run_ds(source('attribution', 'member_contributions')) }}
 ),
 
 renamed as (
@@ -12,7 +12,6 @@ renamed as (
         cast(attributed_orders as bigint) as attributed_orders,
         cast(ds as date) as as_of_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('attribution', 'membership_intervals') }}
+    {{ partitions_through_run_ds(source('attribution', 'membership_intervals')) }}
 ),
 
 renamed as (
@@ -12,7 +12,6 @@ renamed as (
         left_at,
         cast(ds as date) as as_of_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

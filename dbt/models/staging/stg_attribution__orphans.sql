@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('attribution', 'orphans') }}
+    {{ partitions_through_run_ds(source('attribution', 'orphans')) }}
 ),
 
 renamed as (
@@ -13,7 +13,6 @@ renamed as (
         cast(arrival_ds as date) as arrival_ds,
         cast(ds as date) as as_of_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

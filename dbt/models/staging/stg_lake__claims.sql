@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('lake', 'claims') }}
+    {{ partitions_through_run_ds(source('lake', 'claims')) }}
 ),
 
 renamed as (
@@ -14,7 +14,6 @@ renamed as (
         cast(line as bigint) as landing_line,
         cast(ds as date) as arrival_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('lake', 'dq_results') }}
+    {{ partitions_through_run_ds(source('lake', 'dq_results')) }}
 ),
 
 renamed as (
@@ -20,7 +20,6 @@ renamed as (
         cast(unexpected_count as bigint) as unexpected_count,
         unexpected_sample
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('lake', 'ingest_report') }}
+    {{ partitions_through_run_ds(source('lake', 'ingest_report')) }}
 ),
 
 renamed as (
@@ -16,7 +16,6 @@ renamed as (
         passed as is_passed,
         cast(ds as date) as arrival_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('lake', 'quarantine') }}
+    {{ partitions_through_run_ds(source('lake', 'quarantine')) }}
 ),
 
 renamed as (
@@ -13,7 +13,6 @@ renamed as (
         raw as raw_line,
         cast(ds as date) as arrival_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

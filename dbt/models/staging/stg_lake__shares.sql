@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('lake', 'shares') }}
+    {{ partitions_through_run_ds(source('lake', 'shares')) }}
 ),
 
 renamed as (
@@ -16,7 +16,6 @@ renamed as (
         cast(line as bigint) as landing_line,
         cast(ds as date) as arrival_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('lake', 'stray_files') }}
+    {{ partitions_through_run_ds(source('lake', 'stray_files')) }}
 ),
 
 renamed as (
@@ -12,7 +12,6 @@ renamed as (
         reason,
         cast(ds as date) as arrival_ds
     from source
-    where cast(ds as date) <= {{ run_ds() }}
 )
 
 select * from renamed
