@@ -31,12 +31,20 @@ settings.load_profile(
     "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "default")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Bench tests run only when a -m expression names them (`make bench`: -m bench).
+    """A test that asks for the local Spark session starts a server (the Spark JVM, then
+    a Spark job per query): it is marked spark and e2e before -m selects, so the fast loop
+    (-m 'not e2e') leaves it out and -m spark runs those tests alone.
 
+    Bench tests run only when a -m expression names them (`make bench`: -m bench).
     addopts' `-m 'not bench'` keeps them out of `make test`, but any -m on the command
     line replaces it: without this, the fast loop's `-m 'not e2e'` would run them.
     """
+    for item in items:
+        if "spark" in item.fixturenames:
+            item.add_marker(pytest.mark.spark)
+            item.add_marker(pytest.mark.e2e)
     if "bench" in (config.option.markexpr or ""):
         return
     bench = [item for item in items if item.get_closest_marker("bench")]
@@ -75,11 +83,12 @@ def spark():
         "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     }.items():
         session.conf.set(key, value)
+    # Py4J's connection finalizers log whenever the garbage collector runs them, mid-run
+    # or at interpreter exit, to streams that pytest (and Airflow's logging) may have
+    # closed by then: a "Logging error" traceback in the test output.
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
     yield session
     session.stop()
-    # Py4J's connection finalizers log at interpreter exit, to streams that pytest (and
-    # Airflow's logging) have closed by then: a "Logging error" traceback after the summary.
-    logging.getLogger("py4j").setLevel(logging.CRITICAL)
 
 
 @pytest.fixture(scope="session")
