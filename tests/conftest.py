@@ -24,6 +24,11 @@ TEST_ENV = {"GROUPREBATE_DRAW_SEED": "test-seed", "GROUPREBATE_PSEUDONYM_KEY": "
 # the tests that load it and the `grouprebate run` processes they start.
 os.environ.setdefault("GROUPREBATE_E2E_DRAW_SEED", "e2e-test-seed")
 
+# Py4J's connection finalizers log whenever the garbage collector runs them, mid-run or at
+# interpreter exit, to streams that pytest (and Airflow's logging) may have closed by then:
+# a "Logging error" traceback in the test output. Any test that touches Spark can leave one.
+logging.getLogger("py4j").setLevel(logging.CRITICAL)
+
 # CI: the same examples on every run (a red build is about the change, not a new draw),
 # no example database, and a failure prints the example's blob for @reproduce_failure.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
@@ -83,10 +88,6 @@ def spark():
         "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     }.items():
         session.conf.set(key, value)
-    # Py4J's connection finalizers log whenever the garbage collector runs them, mid-run
-    # or at interpreter exit, to streams that pytest (and Airflow's logging) may have
-    # closed by then: a "Logging error" traceback in the test output.
-    logging.getLogger("py4j").setLevel(logging.CRITICAL)
     yield session
     session.stop()
 

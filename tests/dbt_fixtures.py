@@ -490,15 +490,16 @@ class DbtHarness:
         self.manifest = result.result
 
     def build(self, ds: dt.date) -> Path:
-        """The DuckDB warehouse of run date ds (built on first use)."""
+        """The DuckDB warehouse of run date ds (built on first use), as the nightly run
+        builds it: the unit tests, which read no data, run once (test_dbt_project)."""
         if ds not in self.built:
             if self.manifest is None:
                 self.parse()
             path = self.root / f"duckdb-{ds}" / "warehouse.duckdb"
             path.parent.mkdir(parents=True, exist_ok=True)
             start = time.monotonic()
-            warehouse.build(self.config, ds, self.lake, warehouse=path,
-                                        extra_args=self.dbt_args(), manifest=self.manifest)
+            warehouse.build(self.config, ds, self.lake, warehouse=path, unit_tests=False,
+                            extra_args=self.dbt_args(), manifest=self.manifest)
             self.timings[f"build {ds}"] = time.monotonic() - start
             self.built[ds] = path
         return self.built[ds]
@@ -515,7 +516,8 @@ class DbtHarness:
         return path
 
     def failing_tests(self, path: Path, select: str, ds: dt.date = LAST_DS) -> set[str]:
-        """Run `dbt test --select <select>` on a warehouse; the names of the failing tests."""
+        """Run `dbt test --select <select>` on a warehouse; the names of the failing tests
+        (data tests and unit tests alike)."""
         result = warehouse.run_dbt(
             ["test", "--select", select,
              "--vars", json.dumps(warehouse.build_vars(self.config, ds)), *self.dbt_args()],

@@ -142,7 +142,7 @@ def test_a_rebuild_replaces_a_relation_of_the_other_kind_under_a_models_name(dbt
     fx.execute(path, "create view marts.payouts as select 1 as stale")
     fx.execute(path, "drop view staging.stg_lake__claims")
     fx.execute(path, "create table staging.stg_lake__claims as select 1 as stale")
-    warehouse.build(dbt.config, fx.LAST_DS, dbt.lake, warehouse=path,
+    warehouse.build(dbt.config, fx.LAST_DS, dbt.lake, warehouse=path, unit_tests=False,
                     extra_args=dbt.dbt_args(), manifest=dbt.manifest)
     assert relation_kind(path, "marts", "payouts") == "table"
     assert relation_kind(path, "staging", "stg_lake__claims") == "view"
@@ -188,7 +188,7 @@ def test_after_draw_models_are_empty_before_the_freeze_even_with_claims_landed(
     monkeypatch.setenv("GROUPREBATE_RUN_ID", "after-draw-test")
 
     def build() -> list[str]:
-        result = warehouse.build(dbt.config, before, lake, warehouse=path,
+        result = warehouse.build(dbt.config, before, lake, warehouse=path, unit_tests=False,
                                  extra_args=dbt.dbt_args())  # parsed for this lake
         return sorted(r.node.name for r in result.result.results)
 
@@ -223,7 +223,7 @@ def test_frozen_models_are_the_same_on_every_date_from_the_freeze_on(
     monkeypatch.setattr(warehouse, "_LAST_SIDE", {})
     monkeypatch.setenv("GROUPREBATE_RUN_ID", "frozen-test")
     for ds in (fx.FREEZE_DS, fx.LAST_DS):
-        result = warehouse.build(dbt.config, ds, dbt.lake, warehouse=path,
+        result = warehouse.build(dbt.config, ds, dbt.lake, warehouse=path, unit_tests=False,
                                  extra_args=dbt.dbt_args(), manifest=dbt.manifest)
     ran = {r.node.name for r in result.result.results}
     assert not set(frozen) & ran
@@ -340,3 +340,16 @@ def test_unit_tests_pin_the_draw_and_the_split(docs):
     manifest, _ = docs
     tested = {u["model"] for u in manifest["unit_tests"].values()}
     assert {"int_winners_drawn", "int_splits_allocated"} <= tested
+
+
+def test_every_unit_test_passes(dbt, docs):
+    """The harness builds each date without them (they read no data): they run here."""
+    manifest, _ = docs
+    unit_tests = {u["name"] for u in manifest["unit_tests"].values()}
+    assert unit_tests
+    result = warehouse.run_dbt(
+        ["test", "--resource-type", "unit_test",
+         "--vars", json.dumps(warehouse.build_vars(dbt.config, fx.LAST_DS)), *dbt.dbt_args()],
+        dbt.env(dbt.build(fx.LAST_DS)), check=False, manifest=dbt.manifest)
+    outcomes = {r.node.name: str(r.status) for r in result.result.results}
+    assert outcomes == dict.fromkeys(unit_tests, "pass")
