@@ -32,6 +32,12 @@ def quality_context(workdir: Path) -> Any:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="file", project_root_dir=str(workdir))
+    if context.variables.config_variables_file_path:
+        # The project uses no config variables; with a file named, GX reads and parses it
+        # again on every lookup of its own config, hundreds of times per gate.
+        context.variables.config_variables_file_path = None
+        context.variables.save()
+        context = gx.get_context(mode="file", project_root_dir=str(workdir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     site = {
         "class_name": "SiteBuilder",

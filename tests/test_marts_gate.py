@@ -88,3 +88,17 @@ def test_the_eligible_share_is_judged_from_the_freeze_only(tmp_path, config):
     strict = dataclasses.replace(config, min_eligible_share=0.5)
     assert gate(tmp_path, strict, frozen=False).warnings == 0
     assert gate(tmp_path, strict, frozen=True).warnings == 1
+
+
+def test_the_gx_project_names_no_config_variables_file(tmp_path, config):
+    """GX re-reads and parses a named config variables file on each lookup of its own
+    config; the project uses none, so a context of the run's project names none, before
+    and after a gate has run in it."""
+    import great_expectations as gx
+
+    from expectations.context import quality_context
+
+    assert quality_context(tmp_path).variables.config_variables_file_path is None
+    assert gate(tmp_path, config).failed == 0
+    reopened = gx.get_context(mode="file", project_root_dir=str(tmp_path))
+    assert reopened.variables.config_variables_file_path is None
