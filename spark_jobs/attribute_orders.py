@@ -65,7 +65,7 @@ def standings(tables: dict[str, DataFrame], intervals: DataFrame, p: RuleParams,
     """
     attributed = keep(contributions(
         attribute_orders(tables["orders"], tables["payments"], tables["shares"], intervals, p),
-        tables["payments"], tables["refunds"], p,
+        tables["refunds"], p,
     ))
     members = keep(member_contributions(attributed))
     pools = keep(group_pools(tables["groups"], tables["users"], tables["memberships"],

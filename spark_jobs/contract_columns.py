@@ -34,20 +34,41 @@ def record_schema(source: Source) -> T.StructType:
 
 
 def _raw(field: Field) -> Column:
-    return F.expr(f"variant_get(parsed, '$.{field.name}')")
+    return F.col(f"_raw_{field.name}")
 
 
 def _text(field: Field) -> Column:
-    return F.expr(f"try_variant_get(parsed, '$.{field.name}', 'string')")
+    return F.col(f"_text_{field.name}")
 
 
 def typed_value(field: Field) -> Column:
     """The field's typed value (valid rows only: checks come from field_reason)."""
-    if field.kind == contract.INT:
-        return F.expr(f"try_variant_get(parsed, '$.{field.name}', 'bigint')")
-    if field.kind == contract.TIMESTAMP:
-        return F.try_to_timestamp(_text(field))
-    return _text(field)
+    return F.col(f"_typed_{field.name}")
+
+
+def with_field_values(checked: DataFrame, source: Source) -> DataFrame:
+    """`checked` with each field's JSON value, text and typed value as columns of their own.
+
+    The checks and the typed fields read these many times; as columns they are
+    extracted from the parsed line once, where expressions repeated across the
+    branches of the reason's coalesce would each extract them again.
+    """
+    extracted = checked.select(
+        "*",
+        *[F.expr(f"variant_get(parsed, '$.{f.name}')").alias(f"_raw_{f.name}")
+          for f in source.fields],
+        *[F.expr(f"try_variant_get(parsed, '$.{f.name}', 'string')").alias(f"_text_{f.name}")
+          for f in source.fields],
+    )
+
+    def typed(field: Field) -> Column:
+        if field.kind == contract.INT:
+            return F.expr(f"try_variant_get(parsed, '$.{field.name}', 'bigint')")
+        if field.kind == contract.TIMESTAMP:
+            return F.try_to_timestamp(_text(field))
+        return _text(field)
+
+    return extracted.select("*", *[typed(f).alias(f"_typed_{f.name}") for f in source.fields])
 
 
 def field_reason(field: Field) -> Column:

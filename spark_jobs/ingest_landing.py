@@ -47,6 +47,7 @@ from spark_jobs.contract_columns import (
     lines_checked,
     record_schema,
     typed_value,
+    with_field_values,
 )
 from spark_jobs.job_cli import run_job
 from spark_jobs.lake import (
@@ -216,7 +217,7 @@ def parse_lines(lines: DataFrame, source: Source, deadline: dt.datetime,
                 max_line_bytes: int) -> DataFrame:
     """One source's non-blank lines with reason (null when valid), typed fields, key,
     content hash and whether the line carried fields beyond the contract's."""
-    checked = lines_checked(lines, max_line_bytes).withColumn(
+    checked = with_field_values(lines_checked(lines, max_line_bytes), source).withColumn(
         "reason", line_reason(source, deadline))
     typed = checked.select(
         "source", "value", "file", "line", "reason", extra_fields(source).alias("extra_fields"),
@@ -238,13 +239,17 @@ def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
     The first arrival is the earliest ds, then file name, then line; `earlier`
     holds (source, key, row_hash, ds, file, line) of rows ingested on previous days. A key
     is there once unless a re-run of an earlier date read a late file that delivered it
-    again; the earliest of its rows is then the reference, on every later date.
+    again; the earliest of its rows is then the reference, on every later date. Only the
+    earlier rows of the day's keys are aggregated, and a normal day's keys are broadcast
+    to the scan of the history, which is then never shuffled.
     """
     first_today = Window.partitionBy("source", "key").orderBy("file", "line")
     ranked = parsed.withColumn("arrival", F.row_number().over(first_today)).withColumn(
         "first_hash", F.first("row_hash").over(first_today)
     )
-    prior = earlier.groupBy("source", "key").agg(
+    seen_today = parsed.where(F.col("key").isNotNull()).select("source", "key")
+    prior = earlier.join(seen_today, on=["source", "key"], how="left_semi").groupBy(
+        "source", "key").agg(
         F.min_by("row_hash", F.struct("ds", "file", "line")).alias("prior_hash"))
     joined = ranked.join(prior, on=["source", "key"], how="left")
     reference = F.coalesce(F.col("prior_hash"), F.col("first_hash"))
@@ -383,12 +388,12 @@ def ingest(
         deadline = ds_deadline(ds, config.tz)
         counts: list[SourceCounts] = []
         if files:
-            parsed = reduce(
+            parsed = materialized(reduce(
                 lambda a, b: a.unionByName(b, allowMissingColumns=True),
                 [parse_lines(read_lines(spark, name, sizes, names, config.max_line_bytes),
                              SOURCES[name], deadline, config.max_line_bytes)
                  for name, sizes in files.items()],
-            )
+            ))
             earlier = earlier_keys(spark, lake, ds, list(files))
             classified = materialized(classify_arrivals(parsed, earlier))
             counts = count_arrivals(classified)

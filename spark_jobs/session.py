@@ -12,6 +12,12 @@ from pyspark.sql import SparkSession
 # instead of spilling. Without adaptive execution the width is final, so it stays small.
 ADAPTIVE_SHUFFLE_PARTITIONS = "512"
 FIXED_SHUFFLE_PARTITIONS = "8"
+# A join side Spark estimates below this size is broadcast instead of shuffled (its
+# default is 10 MiB). The attribution's small sides (membership intervals, the
+# qualifying shares, a normal day's keys in ingest's dedup) stay below it up to
+# millions of rows, and a broadcast spares the shuffle of the large side; the large
+# sides (every order, the history) stay above it and are shuffled as before.
+BROADCAST_JOIN_BYTES = str(64 * 1024 * 1024)
 
 
 def configure(spark: SparkSession) -> SparkSession:
@@ -20,7 +26,8 @@ def configure(spark: SparkSession) -> SparkSession:
     Times are UTC inside Spark and stored as UTC-adjusted micros (DuckDB and
     Postgres read them as timestamptz); business dates are derived explicitly
     in the campaign timezone. Shuffle partitions: $SPARK_SHUFFLE_PARTITIONS, else sized
-    by adaptive execution when it is on, else a width fit for one machine.
+    by adaptive execution when it is on, else a width fit for one machine. Broadcast
+    joins: sides up to $SPARK_BROADCAST_JOIN_BYTES, else BROADCAST_JOIN_BYTES.
     """
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
@@ -28,6 +35,8 @@ def configure(spark: SparkSession) -> SparkSession:
     width = ADAPTIVE_SHUFFLE_PARTITIONS if adaptive else FIXED_SHUFFLE_PARTITIONS
     spark.conf.set("spark.sql.shuffle.partitions",
                    os.environ.get("SPARK_SHUFFLE_PARTITIONS", width))
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold",
+                   os.environ.get("SPARK_BROADCAST_JOIN_BYTES", BROADCAST_JOIN_BYTES))
     return spark
 
 

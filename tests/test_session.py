@@ -1,4 +1,4 @@
-"""The shuffle width every job gets from spark_jobs.session.configure."""
+"""The shuffle width and broadcast size every job gets from spark_jobs.session.configure."""
 
 from __future__ import annotations
 
@@ -28,3 +28,20 @@ def test_shuffle_width_follows_adaptive_execution(spark, monkeypatch, adaptive, 
     finally:
         for key, value in saved.items():
             spark.conf.set(key, value)
+
+
+@pytest.mark.parametrize(("env", "bytes_"), [(None, str(64 * 1024 * 1024)), ("1024", "1024")])
+def test_small_join_sides_are_broadcast_up_to_64_mib(spark, monkeypatch, env, bytes_):
+    """Spark's 10 MiB default would shuffle the attribution's small sides at the bench tiers."""
+    key = "spark.sql.autoBroadcastJoinThreshold"
+    saved = {k: spark.conf.get(k) for k in (*KEYS, key)}
+    if env is None:
+        monkeypatch.delenv("SPARK_BROADCAST_JOIN_BYTES", raising=False)
+    else:
+        monkeypatch.setenv("SPARK_BROADCAST_JOIN_BYTES", env)
+    try:
+        configure(spark)
+        assert spark.conf.get(key) == bytes_
+    finally:
+        for k, value in saved.items():
+            spark.conf.set(k, value)

@@ -10,23 +10,26 @@ from spark_jobs.transforms.params import RuleParams
 from spark_jobs.transforms.versions import version_at_least
 
 
-def first_paid_at(payments: DataFrame) -> DataFrame:
-    """(order_id, first_paid_at): the order's smallest paid_at, by a hash aggregation.
+def order_payments(payments: DataFrame, p: RuleParams) -> DataFrame:
+    """(order_id, first_paid_at, paid_fen) in one hash aggregation of the payments: the
+    order's smallest paid_at, and what was paid up to draw_open (null when nothing).
 
     The payment_id tie-break of the first payment picks which payment, never when, and
     attribution needs only when; a window would sort every payment.
     """
-    return payments.groupBy("order_id").agg(F.min("paid_at").alias("first_paid_at"))
+    paid_by_draw = F.when(F.col("paid_at") <= F.lit(p.draw_open), F.col("amount_fen"))
+    return payments.groupBy("order_id").agg(F.min("paid_at").alias("first_paid_at"),
+                                            F.sum(paid_by_draw).alias("paid_fen"))
 
 
 def qualifying_orders(orders: DataFrame, payments: DataFrame, p: RuleParams) -> DataFrame:
     """Orders whose first payment is in the accumulation window, from a recent client."""
-    paid = orders.join(first_paid_at(payments), on="order_id", how="inner")
+    paid = orders.join(order_payments(payments, p), on="order_id", how="inner")
     return paid.where(
         (F.col("first_paid_at") >= F.lit(p.accumulation_start))
         & (F.col("first_paid_at") < F.lit(p.accumulation_end))
         & version_at_least(F.col("client_version"), p.min_client_version)
-    ).select("order_id", "buyer_user_id", "item_id", "first_paid_at")
+    ).select("order_id", "buyer_user_id", "item_id", "first_paid_at", "paid_fen")
 
 
 def qualifying_shares(shares: DataFrame, intervals: DataFrame, p: RuleParams) -> DataFrame:
@@ -75,7 +78,7 @@ def attribute_orders(
     )
     candidates = c.join(s, on=touches, how="inner").select(
         "c.order_id", "c.group_id", "s.share_id", "c.buyer_user_id", "s.sharer_user_id",
-        "c.item_id", "s.shared_at", "c.first_paid_at",
+        "c.item_id", "s.shared_at", "c.first_paid_at", "c.paid_fen",
     )
     last_touch = Window.partitionBy("order_id").orderBy(
         F.col("shared_at").desc(), F.col("share_id").asc()
@@ -87,24 +90,16 @@ def attribute_orders(
     )
 
 
-def contributions(
-    attributed: DataFrame, payments: DataFrame, refunds: DataFrame, p: RuleParams
-) -> DataFrame:
-    """Attributed orders with paid, refunded and contribution fen, counted up to draw_open."""
-    cutoff = F.lit(p.draw_open)
-    paid = (
-        payments.where(F.col("paid_at") <= cutoff)
-        .groupBy("order_id")
-        .agg(F.sum("amount_fen").alias("paid_fen"))
-    )
+def contributions(attributed: DataFrame, refunds: DataFrame, p: RuleParams) -> DataFrame:
+    """Attributed orders with paid, refunded and contribution fen, counted up to draw_open
+    (paid_fen comes with the order from order_payments)."""
     refunded = (
-        refunds.where(F.col("refunded_at") <= cutoff)
+        refunds.where(F.col("refunded_at") <= F.lit(p.draw_open))
         .groupBy("order_id")
         .agg(F.sum("amount_fen").alias("refunded_fen"))
     )
     return (
-        attributed.join(paid, on="order_id", how="left")
-        .join(refunded, on="order_id", how="left")
+        attributed.join(refunded, on="order_id", how="left")
         .withColumn("paid_fen", F.coalesce("paid_fen", F.lit(0)).cast("long"))
         .withColumn("refunded_fen", F.coalesce("refunded_fen", F.lit(0)).cast("long"))
         .withColumn(
