@@ -15,8 +15,8 @@ FIXED_SHUFFLE_PARTITIONS = "8"
 # A join side Spark estimates below this size is broadcast instead of shuffled (its
 # default is 10 MiB). The attribution's small sides (membership intervals, the
 # qualifying shares, a normal day's keys in ingest's dedup) stay below it up to
-# millions of rows, and a broadcast spares the shuffle of the large side; the large
-# sides (every order, the history) stay above it and are shuffled as before.
+# millions of rows, and a broadcast spares the shuffle of the large side; the orders
+# and the history of a large campaign stay above it and are shuffled.
 BROADCAST_JOIN_BYTES = str(64 * 1024 * 1024)
 
 
