@@ -236,6 +236,22 @@ def test_all_arrivals_fall_inside_the_calendar(lines):
     assert min(days) == CONFIG.calendar_start and max(days) <= CONFIG.calendar_end
 
 
+def test_only_profiles_predate_the_calendar(tmp_path):
+    """Orders are created minutes before their first payment; with an accumulation window
+    that opens half an hour after the calendar, many payments come minutes after it opens,
+    and still no order may be created before it: the landing gate holds every event but a
+    profile's valid_from inside the calendar (expectations/landing.py)."""
+    opens = dt.datetime.combine(CONFIG.calendar_start, dt.time(), tzinfo=TZ)
+    early = CONFIG.__class__(**{**CONFIG.__dict__,
+                                "accumulation_start": opens + dt.timedelta(minutes=30)})
+    generate(tmp_path, 60, SEED, config=early)
+    found = read_landing(tmp_path, early)
+    assert any(line.event_time < opens + dt.timedelta(minutes=30)
+               for line in found["payments"] if line.record is not None)
+    assert not [(name, line.event_time) for name, ls in found.items() if name != "users"
+                for line in ls if line.record is not None and line.event_time < opens]
+
+
 def test_pre_draw_payments_and_membership_changes_land_after_the_freeze(camp):
     for source in ("payments", "memberships"):
         assert any(line.event_time < D and line.ds > CONFIG.freeze_ds

@@ -83,7 +83,9 @@ class Purchases:
         oid = f"o{self.gi:08d}{k:04d}"
         payments = self._payments(plan, p, total)
         first_day = self._emit_payments(k, oid, payments)
-        created = p - self.rand(10 * MS_SECOND, 20 * MINUTE)
+        # Created shortly before its first payment, and never before the calendar opens:
+        # only a profile may predate the campaign (the landing gate's calendar bound).
+        created = max(p - self.rand(10 * MS_SECOND, 20 * MINUTE), c.cal_start)
         day = -1
         if first_day >= 0 and rng.random() < 0.01:  # the payment lands before its order
             day = min(first_day + 1 + int(rng.random() * 3), c.last_day)
