@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grouprebate.bench.report import BEGIN, END, update_readme
+from grouprebate.bench.report import BEGIN, END, render, results, update_readme
 from grouprebate.demo.generator import default_config, generate
 from grouprebate.demo.group import ALL_DAY_GROUP
 from grouprebate.demo.world import World
@@ -90,6 +90,17 @@ def test_readme_section_is_replaced_and_the_rest_is_kept(tmp_path):
     assert text.startswith("# Measurements\n\nIntro.\n")
     assert "second" in text and "first" not in text
     assert f"{END}\n\n## Other" in text and text.endswith("Kept.\n")
+
+
+def test_a_failed_tier_is_listed_once_as_failed_not_as_not_run(tmp_path):
+    floor = {"rows": 10, "threads": 2,
+             "rows_per_s": {"scan": 1e9, "hash_join": 1e8, "aggregation": 1e7}}
+    error = "10M: the measurement failed (see its output above)"
+    data = results([], None, floor, [{"tier": "10M", "error": error}], config=CONFIG,
+                   command="grouprebate bench", default_tiers=["1M", "10M"])
+    section = render(data)
+    assert "Not run yet: 1M (a default tier" in section  # not 10M, which failed
+    assert section.count("10M:") == 1 and f"Failed: {error}" in section
 
 
 # --- the skew knob -----------------------------------------------------------------------

@@ -248,11 +248,12 @@ def render(data: dict) -> str:
             f"{_num(t['peak_rss_gib'])} | {_num(t['spill_gib'], 2)} | "
             f"{_num(t['dbt_build_freeze_s'])} | {_num(t['dbt_build_last_s'])} | "
             f"{_num(t['export_s'])} |")
-    missing = [name for name in data["default_tiers"] if name not in {t["tier"] for t in tiers}]
+    tried = {t["tier"] for t in tiers} | {f["tier"] for f in data["failures"]}
+    missing = [name for name in data["default_tiers"] if name not in tried]
     if missing:
         lines += ["", f"Not run yet: {', '.join(missing)} (a default tier of `make bench`)."]
-    for failure in data["failures"]:
-        lines += ["", f"Failed: {failure['tier']}: {failure['error']}"]
+    for failure in data["failures"]:  # the error names its tier
+        lines += ["", f"Failed: {failure['error']}"]
     rates = floor["rows_per_s"]
     lines += [
         "",
