@@ -92,7 +92,7 @@ def test_readme_section_is_replaced_and_the_rest_is_kept(tmp_path):
     assert f"{END}\n\n## Other" in text and text.endswith("Kept.\n")
 
 
-def test_a_failed_tier_is_listed_once_as_failed_not_as_not_run(tmp_path):
+def test_a_failed_tier_is_listed_once_as_failed_not_as_not_run():
     floor = {"rows": 10, "threads": 2,
              "rows_per_s": {"scan": 1e9, "hash_join": 1e8, "aggregation": 1e7}}
     error = "10M: the measurement failed (see its output above)"
