@@ -48,7 +48,7 @@ def airflow_ui(tmp_path, free_port):
                 health = get_json(f"{base}/api/v2/monitor/health")
                 if health["scheduler"]["status"] == "healthy":
                     break
-            except OSError:
+            except (OSError, ValueError, KeyError):  # not up, or a page still partial
                 pass
             time.sleep(2)
         passwords = tmp_path / "airflow-ui" / "simple_auth_manager_passwords.json.generated"

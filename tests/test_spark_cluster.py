@@ -92,10 +92,12 @@ def port_open(port: int) -> bool:
 
 
 def alive_workers(webui_port: int) -> int:
+    """Workers the master's web UI lists; 0 while the UI is not up or answers an empty or
+    partial page (it serves before its state is ready)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{webui_port}/json/", timeout=2) as page:
             return int(json.load(page).get("aliveworkers", 0))
-    except OSError:
+    except (OSError, ValueError):
         return 0
 
 
