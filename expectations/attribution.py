@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from expectations.gate import holds, with_unique_flag
 from grouprebate.config import CampaignConfig
 
 RULES = "docs/rules.md §4 attribution"
@@ -21,10 +22,7 @@ def _meta(clause: str) -> dict:
 
 
 def _holds(column: str, clause: str) -> Any:
-    """A rule the check frame computes per row as a boolean: it must be true."""
-    import great_expectations.expectations as gxe
-
-    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True], meta=_meta(clause))
+    return holds(column, _meta(clause))
 
 
 def orders_suite() -> Any:
@@ -32,8 +30,7 @@ def orders_suite() -> Any:
     import great_expectations.expectations as gxe
 
     return gx.ExpectationSuite(name="attribution.attributed_orders", expectations=[
-        gxe.ExpectColumnValuesToBeUnique(column="order_id",
-                                         meta=_meta("an order is attributed at most once")),
+        _holds("attributed_once", "an order is attributed at most once"),
         _holds("sharer_is_not_buyer", "sharer and buyer are different users"),
         gxe.ExpectColumnValuesToBeBetween(column="contribution_fen", min_value=0,
                                           meta=_meta("a contribution is never negative")),
@@ -55,7 +52,7 @@ def pools_suite(config: CampaignConfig) -> Any:
     import great_expectations.expectations as gxe
 
     return gx.ExpectationSuite(name="attribution.group_pools", expectations=[
-        gxe.ExpectColumnValuesToBeUnique(column="group_id", meta=_meta("one pool per group")),
+        _holds("one_pool", "one pool per group"),
         _holds("pool_equals_members", "a pool is the sum of its members' contributions"),
         _holds("eligible_is_valid", "an eligible group is valid"),
         gxe.ExpectColumnValuesToBeBetween(
@@ -70,8 +67,9 @@ def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, Any]:
     """The three tables with each identity as a boolean column, in one plan each.
 
     Booleans, not column pairs: GX counts a column's failing values for every column of a
-    table in one aggregate query, but a column pair costs three queries of its own. A side
-    missing from a join makes its identity false (null-safe equality).
+    table in one aggregate query, but a column pair costs three queries of its own, and
+    GX's uniqueness one more (uniqueness is a flag here too). A side missing from a join
+    makes its identity false (null-safe equality).
     """
     from pyspark.sql import functions as F
 
@@ -96,8 +94,9 @@ def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, Any]:
         .alias("sharer_is_not_buyer"),
         F.coalesce(F.col("contribution_fen") <= F.col("paid_fen"), F.lit(False))
         .alias("contribution_within_paid"))
-    return {"attributed_orders": order_check, "member_contributions": member_check,
-            "group_pools": pool_check}
+    return {"attributed_orders": with_unique_flag(order_check, ["order_id"], "attributed_once"),
+            "member_contributions": member_check,
+            "group_pools": with_unique_flag(pool_check, ["group_id"], "one_pool")}
 
 
 # The columns that name a failing row in a gate's sample: the key, and the values its
@@ -125,5 +124,5 @@ def attribution_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.da
                           tables["group_pools"])
     suites = {"attributed_orders": orders_suite(), "member_contributions": members_suite(),
               "group_pools": pools_suite(config)}
-    return [Batch(f"lake.attribution.{name} ds={ds}", suite, frames[name], SAMPLE_COLUMNS[name])
-            for name, suite in suites.items()]
+    return [Batch(f"lake.attribution.{name} ds={ds}", suite, frames[name], SAMPLE_COLUMNS[name],
+                  counts=False) for name, suite in suites.items()]

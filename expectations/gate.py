@@ -39,14 +39,17 @@ class QualityGateFailed(PermanentError):
 @dataclass(frozen=True)
 class Batch:
     """One table to validate: its name for people, its suite, the Spark DataFrame, the
-    columns that name a failing row in the sample (its key), and the values of the suite's
-    parameters for this date."""
+    columns that name a failing row in the sample (its key), the values of the suite's
+    parameters for this date, and whether a passing run records GX's counts and observed
+    values (`counts`) or success only, which GX computes in one aggregate query per table
+    instead of a further query per column rule."""
 
     table: str
     suite: Any
     frame: Any
     keys: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
+    counts: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,22 +64,39 @@ class GateSummary:
         return f"{self.stage}: {self.expectations} expectations, {self.failed} failed{warned}"
 
 
+def holds(column: str, meta: dict) -> Any:
+    """A rule the check frame computes per row as a boolean: it must be true."""
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True], meta=meta)
+
+
+def with_unique_flag(frame: Any, keys: tuple[str, ...] | list[str], column: str) -> Any:
+    """frame with `column`: no other row has this row's keys (nulls count as equal). A window
+    in the plan of the table's other checks; GX's own uniqueness expectations on Spark run a
+    query each."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    return frame.withColumn(column, F.count(F.lit(1)).over(Window.partitionBy(*keys)) == 1)
+
+
 def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
     return workdir / "lake" / "dq_results" / f"ds={ds.isoformat()}" / f"{stage}.parquet"
 
 
-# The checkpoints this process has registered, by work directory, suite, keys and data
-# source: a suite that has not changed is not written to the GX project again on the
-# next date.
-_REGISTERED: dict[tuple[str, str, tuple[str, ...], str], tuple[Any, Any]] = {}
+# The checkpoints this process has registered, by work directory, suite, keys, data
+# source and counts: a suite that has not changed is not written to the GX project again
+# on the next date.
+_REGISTERED: dict[tuple[str, str, tuple[str, ...], str, bool], tuple[Any, Any]] = {}
 
 
 def _registered(context: Any, workdir: Path, batch: Batch) -> tuple[Any, Any]:
     source = _source_of(batch.frame)
     key = (str(workdir.resolve()), json.dumps(batch.suite.to_json_dict(), sort_keys=True,
-                                              default=str), batch.keys, source)
+                                              default=str), batch.keys, source, batch.counts)
     if key not in _REGISTERED:
-        _REGISTERED[key] = _checkpoints(context, batch.suite, batch.keys, source)
+        _REGISTERED[key] = _checkpoints(context, batch.suite, batch.keys, source, batch.counts)
     return _REGISTERED[key]
 
 
@@ -85,13 +105,14 @@ def _source_of(frame: Any) -> str:
     return PANDAS_SOURCE if type(frame).__module__.startswith("pandas") else SPARK_SOURCE
 
 
-def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...], source_name: str
-                 ) -> tuple[Any, Any]:
+def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...], source_name: str,
+                 counts: bool) -> tuple[Any, Any]:
     """The suite's two checkpoints over a whole DataFrame, created on first use.
 
-    The first asks for success and counts, which GX computes in few aggregate queries;
-    the second, run only when the first fails, adds a sample of the failing rows (named
-    by `keys`), which costs several more queries per expectation.
+    The first asks for success, with counts (BASIC, a query per column rule on Spark) or
+    without (BOOLEAN_ONLY, one aggregate query); the second, run only when the first
+    fails, adds counts and a sample of the failing rows (named by `keys`), which costs
+    several more queries per expectation.
     """
     import great_expectations as gx
 
@@ -107,13 +128,14 @@ def _checkpoints(context: Any, suite: Any, keys: tuple[str, ...], source_name: s
     suite = context.suites.add_or_update(suite)
     validation = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite))
+    quick = "BASIC" if counts else "BOOLEAN_ONLY"
     details = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
     if keys:
         details["unexpected_index_column_names"] = list(keys)
     return tuple(
         context.checkpoints.add_or_update(gx.Checkpoint(
             name=name, validation_definitions=[validation], result_format=result_format))
-        for name, result_format in ((suite.name, {"result_format": "BASIC",
+        for name, result_format in ((suite.name, {"result_format": quick,
                                                   "partial_unexpected_count": 0}),
                                     (f"{suite.name}.details", details)))
 

@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from expectations.gate import Batch, QualityGateFailed, holds, with_unique_flag
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES, Source, ds_deadline
 
@@ -22,6 +23,8 @@ GATE = "docs/rules.md §3 bad-row gate: quality.max_bad_row_rate"
 DEADLINE = "arrival_deadline"
 # Profiles are state, not campaign events: a user's valid_from may predate the calendar.
 STATE_SOURCES = frozenset({"users"})
+# The check frame's column that says no other row of the day has the row's dedup key.
+UNIQUE = "key_unique"
 
 
 def calendar_opens(config: CampaignConfig) -> dt.datetime:
@@ -30,15 +33,17 @@ def calendar_opens(config: CampaignConfig) -> dt.datetime:
 
 def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
     """The suite of one source's accepted rows of a day (its parameters from `deadline`),
-    whose lake schema (spark_jobs.ingest_landing.lake_schema) gives columns and types."""
+    whose lake schema (spark_jobs.ingest_landing.lake_schema) gives columns and types.
+    It checks the check frame of `source_batch`: the partition and its UNIQUE column."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
     def meta(clause: str) -> dict:
         return {"rule": f"{CONTRACT}: {clause}"}
 
-    expectations = [gxe.ExpectTableColumnsToMatchOrderedList(
-        column_list=schema.fieldNames(), meta=meta(f"the fields of {source.name}"))]
+    expectations = [gxe.ExpectTableColumnsToMatchSet(
+        column_set=[*schema.fieldNames(), UNIQUE], exact_match=True,
+        meta=meta(f"the fields of {source.name}"))]
     for field in source.fields:
         expectations.append(gxe.ExpectColumnValuesToBeOfType(
             column=field.name, type_=type(schema[field.name].dataType).__name__,
@@ -51,12 +56,7 @@ def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
             expectations.append(gxe.ExpectColumnValuesToBeBetween(
                 column=field.name, min_value=field.minimum,
                 meta=meta(f"{field.name} >= {field.minimum}")))
-    if len(source.key) == 1:
-        expectations.append(gxe.ExpectColumnValuesToBeUnique(
-            column=source.key[0], meta=meta(f"{source.key[0]} unique after dedup")))
-    else:
-        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=list(source.key), meta=meta(f"{'+'.join(source.key)} unique after dedup")))
+    expectations.append(holds(UNIQUE, meta(f"{'+'.join(source.key)} unique after dedup")))
     latest = {"$PARAMETER": DEADLINE}
     late = f"{source.event_time} not after the end of its arrival day plus 1 hour"
     if source.name in STATE_SOURCES:
@@ -72,6 +72,17 @@ def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
 def deadline(config: CampaignConfig, ds: dt.date) -> dict[str, dt.datetime]:
     """The suite parameter of a day: the latest event time its arrival day accepts."""
     return {DEADLINE: ds_deadline(ds, config.tz)}
+
+
+def source_batch(table: str, source: Source, frame: Any, config: CampaignConfig,
+                 ds: dt.date) -> Batch:
+    """One source's rows of ds as a gate batch: the rows with their UNIQUE flag, checked
+    for success only while they pass (a failing run adds counts and the failing rows)."""
+    from spark_jobs.ingest_landing import lake_schema
+
+    return Batch(table, source_suite(source, lake_schema(source), config),
+                 with_unique_flag(frame, source.key, UNIQUE), (*source.key, "file", "line"),
+                 deadline(config, ds), counts=False)
 
 
 def report_suite(config: CampaignConfig) -> Any:
@@ -101,19 +112,16 @@ def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) 
     The report says which sources brought rows (a source without any has nothing to
     check); a day without a report was not ingested, and fails the gate.
     """
-    from expectations.gate import Batch, QualityGateFailed
-    from spark_jobs.ingest_landing import lake_schema
 
     report = _partition(spark, lake, "ingest_report", ds)
     if report is None:
         raise QualityGateFailed(f"landing gate, ds={ds}: lake.ingest_report has no partition "
                                 f"for the date: the day was not ingested")
     ingested = dict(report.select("source", "ingested").collect())
-    batches = [Batch(f"lake.ingest_report ds={ds}", report_suite(config), report, ("source",))]
+    batches = [Batch(f"lake.ingest_report ds={ds}", report_suite(config), report, ("source",),
+                     counts=False)]
     for name, source in SOURCES.items():
         frame = _partition(spark, lake, name, ds) if ingested.get(name) else None
         if frame is not None:
-            batches.append(Batch(f"lake.{name} ds={ds}",
-                                 source_suite(source, lake_schema(source), config), frame,
-                                 (*source.key, "file", "line"), deadline(config, ds)))
+            batches.append(source_batch(f"lake.{name} ds={ds}", source, frame, config, ds))
     return batches
