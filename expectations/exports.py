@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from expectations.gate import holds as holds_true
+from expectations.gate import with_unique_flag
 from grouprebate.config import CampaignConfig
 from grouprebate.publish.payouts import (
     PAYOUT_COLUMNS,
@@ -46,6 +48,8 @@ STAGED_SCHEMA = ("file string, staged boolean, in_marts boolean, in_package bool
                  "header_ok boolean, day_balanced boolean, file_sha256 string, file_bytes long, "
                  "marts_batch_id string, marts_batch_number long, marts_batch_count long, "
                  "marts_row_count long, marts_total_fen long")
+# The ids' check frame's flag: no other staged or published row has the row's payout_id.
+PAYOUT_ONCE = "payout_id_once"
 # Each batch beside its control record and the marts' row, for the sample.
 CONTROL_SAMPLE = ("file", "marts_batch_id", "control_row_count", "file_row_count",
                   "marts_row_count", "control_total_fen", "file_total_fen", "marts_total_fen",
@@ -88,13 +92,13 @@ def payout_file_suite(config: CampaignConfig) -> Any:
 
 
 def payout_ids_suite() -> Any:
+    """Checks the flag PAYOUT_ONCE of the ids' check frame (gate.with_unique_flag)."""
     import great_expectations as gx
-    import great_expectations.expectations as gxe
 
     return gx.ExpectationSuite(name="exports.payout_ids", expectations=[
-        gxe.ExpectColumnValuesToBeUnique(
-            column="payout_id",
-            meta=_meta(FILE, "a payout already in another date's file fails the export")),
+        holds_true(PAYOUT_ONCE,
+                   _meta(FILE, "a payout_id once: a payout already in another date's file "
+                               "fails the export")),
     ])
 
 
@@ -102,11 +106,9 @@ def control_record_suite() -> Any:
     """The batches' identities, computed by the check frame as booleans (cheap: no
     column-pair queries); a missing control value makes its identity false."""
     import great_expectations as gx
-    import great_expectations.expectations as gxe
 
     def holds(column: str, clause: str) -> Any:
-        return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True],
-                                               meta=_meta(FILE, clause))
+        return holds_true(column, _meta(FILE, clause))
 
     return gx.ExpectationSuite(name="exports.control_record", expectations=[
         holds("staged_as_the_marts_name_it", "the date's batch files are exactly those of "
@@ -251,8 +253,9 @@ def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfi
     rows = staged_rows(folder, config, ds, query)
     return batches + [
         Batch(f"payout ids of {len(published)} published file(s) and {len(files)} staged",
-              payout_ids_suite(), ids, ("payout_id", "file")),
+              payout_ids_suite(), with_unique_flag(ids, ["payout_id"], PAYOUT_ONCE),
+              ("payout_id", "file"), counts=False),
         Batch(f"staging/payouts/{batch_prefix(config, ds)}*: control records and marts",
               control_record_suite(), control_check(spark, staged, folder, rows, config, ds),
-              CONTROL_SAMPLE),
+              CONTROL_SAMPLE, counts=False),
     ]

@@ -38,4 +38,7 @@ def test_data_docs_list_every_suite_of_the_gates(spark, config, tmp_path):
                   "attribution.group_pools"):
         assert suite in index, suite
     assert f"{DS.isoformat()} landing" in index and f"{DS.isoformat()} attribution" in index
+    # a passing suite's page, rendered from a success-only result, lists its expectations
+    page, = (tmp_path / "data-docs" / "validations" / "landing" / "orders").rglob("*.html")
+    assert "key_unique" in rendered(page) and "total_fen" in rendered(page)
     assert "Failed" in index or "failed" in index

@@ -198,7 +198,7 @@ CASES = {
         {(FILE, REGEX, "payout_id")}, '"payout_id": "P-1"'),
     "a payout in two batches of the date": (
         [(GOOD[:1], PAYOUT_COLUMNS, 1, 2), (GOOD[:1], PAYOUT_COLUMNS, 2, 2)], None,
-        {("exports.payout_ids", "expect_column_values_to_be_unique", "payout_id")},
+        {("exports.payout_ids", "expect_column_values_to_be_in_set", "payout_id_once")},
         f'"payout_id": "{pid("u1")}"'),
     "a control total that is not the file's": (
         [(GOOD, PAYOUT_COLUMNS, 1, 1, {"total_fen": 999})], None,
@@ -254,7 +254,7 @@ def test_a_payout_already_published_on_an_earlier_date_fails(spark, config, work
     with pytest.raises(QualityGateFailed) as failed:
         gate(spark, config, workdir, tmp_path, marts_query(answer))
     assert failures(workdir) == {
-        ("exports.payout_ids", "expect_column_values_to_be_unique", "payout_id")}
+        ("exports.payout_ids", "expect_column_values_to_be_in_set", "payout_id_once")}
     message = str(failed.value)
     assert f'"file": "published {batch_name(EARLIER, 1)}"' in message
     assert f'"file": "staged {batch_name(DS, 1)}"' in message
