@@ -19,8 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from expectations.gate import holds as holds_true
-from expectations.gate import with_unique_flag
+from expectations.gate import holds, with_unique_flag
 from grouprebate.config import CampaignConfig
 from grouprebate.publish.payouts import (
     PAYOUT_COLUMNS,
@@ -96,9 +95,8 @@ def payout_ids_suite() -> Any:
     import great_expectations as gx
 
     return gx.ExpectationSuite(name="exports.payout_ids", expectations=[
-        holds_true(PAYOUT_ONCE,
-                   _meta(FILE, "a payout_id once: a payout already in another date's file "
-                               "fails the export")),
+        holds(PAYOUT_ONCE, _meta(FILE, "a payout_id once: a payout already in another "
+                                       "date's file fails the export")),
     ])
 
 
@@ -107,22 +105,22 @@ def control_record_suite() -> Any:
     column-pair queries); a missing control value makes its identity false."""
     import great_expectations as gx
 
-    def holds(column: str, clause: str) -> Any:
-        return holds_true(column, _meta(FILE, clause))
+    def identity(column: str, clause: str) -> Any:
+        return holds(column, _meta(FILE, clause))
 
     return gx.ExpectationSuite(name="exports.control_record", expectations=[
-        holds("staged_as_the_marts_name_it", "the date's batch files are exactly those of "
-                                             "marts.payout_batches, each in the data package "
-                                             "with its size and SHA-256"),
-        holds("header_is_the_contracts", "a header row of the payout columns, in order"),
-        holds("names_this_file", "the control record names the file's campaign_id, "
-                                 "export_ds, file and the marts' batch id, number and count"),
-        holds("row_count_equals", "the control's row_count is the file's rows and the marts'"),
-        holds("total_fen_equals", "the control's total_fen is the sum of the file's amounts "
-                                  "and the marts' control sum"),
-        holds("sha256_equals", "the control's sha256 is the SHA-256 of the file's bytes"),
-        holds("day_reconciles", "the date's files = marts.payouts of export_ds = the claimed "
-                                "splits (marts.payout_reconciliation)"),
+        identity("staged_as_the_marts_name_it", "the date's batch files are exactly those of "
+                                                "marts.payout_batches, each in the data package "
+                                                "with its size and SHA-256"),
+        identity("header_is_the_contracts", "a header row of the payout columns, in order"),
+        identity("names_this_file", "the control record names the file's campaign_id, "
+                                    "export_ds, file and the marts' batch id, number and count"),
+        identity("row_count_equals", "the control's row_count is the file's rows and the marts'"),
+        identity("total_fen_equals", "the control's total_fen is the sum of the file's amounts "
+                                     "and the marts' control sum"),
+        identity("sha256_equals", "the control's sha256 is the SHA-256 of the file's bytes"),
+        identity("day_reconciles", "the date's files = marts.payouts of export_ds = the claimed "
+                                   "splits (marts.payout_reconciliation)"),
     ])
 
 
