@@ -112,7 +112,6 @@ def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) 
     The report says which sources brought rows (a source without any has nothing to
     check); a day without a report was not ingested, and fails the gate.
     """
-
     report = _partition(spark, lake, "ingest_report", ds)
     if report is None:
         raise QualityGateFailed(f"landing gate, ds={ds}: lake.ingest_report has no partition "
