@@ -3,7 +3,8 @@ snapshot on the freeze date), checked on Spark before dbt reads them.
 
 Identities that span two tables (a pool equals its members' contributions, a member's
 contribution equals the sum of the orders) are checked on a joined check frame, built in
-Spark where the data is; GX then validates that frame's columns.
+Spark where the data is. The three check frames are validated together, as one combined
+frame (expectations.gate.combined): one GX run per date, not one per table.
 """
 
 from __future__ import annotations
@@ -11,60 +12,48 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from expectations.gate import holds, with_unique_flag
+from expectations.gate import Batch, column_of, combined, holds, with_unique_flag
 from grouprebate.config import CampaignConfig
 
+SUITE = "attribution"
 RULES = "docs/rules.md §4 attribution"
+ORDERS, MEMBERS, POOLS = "attributed_orders", "member_contributions", "group_pools"
 
 
-def _meta(clause: str) -> dict:
-    return {"rule": f"{RULES}: {clause}"}
-
-
-def _holds(column: str, clause: str) -> Any:
-    return holds(column, _meta(clause))
-
-
-def orders_suite() -> Any:
+def attribution_suite(config: CampaignConfig) -> Any:
+    """The identities of the three tables, each on its columns of the combined frame."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    return gx.ExpectationSuite(name="attribution.attributed_orders", expectations=[
-        _holds("attributed_once", "an order is attributed at most once"),
-        _holds("sharer_is_not_buyer", "sharer and buyer are different users"),
-        gxe.ExpectColumnValuesToBeBetween(column="contribution_fen", min_value=0,
-                                          meta=_meta("a contribution is never negative")),
-        _holds("contribution_within_paid", "a contribution is at most what was paid"),
-    ])
+    def meta(table: str, clause: str) -> dict:
+        return {"rule": f"{RULES}: {clause}", "table": f"lake.attribution.{table}"}
 
+    def true(table: str, column: str, clause: str) -> Any:
+        return holds(column_of(table, column), meta(table, clause))
 
-def members_suite() -> Any:
-    import great_expectations as gx
-
-    return gx.ExpectationSuite(name="attribution.member_contributions", expectations=[
-        _holds("contribution_equals_orders",
-               "a member's contribution is the sum of their attributed orders"),
-    ])
-
-
-def pools_suite(config: CampaignConfig) -> Any:
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    return gx.ExpectationSuite(name="attribution.group_pools", expectations=[
-        _holds("one_pool", "one pool per group"),
-        _holds("pool_equals_members", "a pool is the sum of its members' contributions"),
-        _holds("eligible_is_valid", "an eligible group is valid"),
+    return gx.ExpectationSuite(name=SUITE, expectations=[
+        true(ORDERS, "attributed_once", "an order is attributed at most once"),
+        true(ORDERS, "sharer_is_not_buyer", "sharer and buyer are different users"),
         gxe.ExpectColumnValuesToBeBetween(
-            column="members_if_eligible", min_value=config.group_min_members,
+            column=column_of(ORDERS, "contribution_fen"), min_value=0,
+            meta=meta(ORDERS, "a contribution is never negative")),
+        true(ORDERS, "contribution_within_paid", "a contribution is at most what was paid"),
+        true(MEMBERS, "contribution_equals_orders",
+             "a member's contribution is the sum of their attributed orders"),
+        true(POOLS, "one_pool", "one pool per group"),
+        true(POOLS, "pool_equals_members", "a pool is the sum of its members' contributions"),
+        true(POOLS, "eligible_is_valid", "an eligible group is valid"),
+        gxe.ExpectColumnValuesToBeBetween(
+            column=column_of(POOLS, "members_if_eligible"), min_value=config.group_min_members,
             max_value=config.group_max_members,
-            meta=_meta("an eligible group has group_min_members..group_max_members "
-                       "members at draw_open")),
+            meta=meta(POOLS, "an eligible group has group_min_members..group_max_members "
+                             "members at draw_open")),
     ])
 
 
-def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, Any]:
-    """The three tables with each identity as a boolean column, in one plan each.
+def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, tuple[Any, list[str]]]:
+    """The three tables with each identity as a boolean column, in one plan each, with
+    their columns' names (expectations.gate.combined renames them without asking Spark).
 
     Booleans, not column pairs: GX counts a column's failing values for every column of a
     table in one aggregate query, but a column pair costs three queries of its own, and
@@ -73,56 +62,69 @@ def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, Any]:
     """
     from pyspark.sql import functions as F
 
+    def checked(frame: Any, columns: dict[str, Any], unique: tuple[str, str] | None = None):
+        frame = frame.select([column.alias(name) for name, column in columns.items()])
+        if unique is None:
+            return frame, list(columns)
+        key, flag = unique
+        return with_unique_flag(frame, [key], flag), [*columns, flag]
+
     order_sums = orders.groupBy("group_id", F.col("buyer_user_id").alias("user_id")).agg(
         F.sum("contribution_fen").alias("orders_fen"))
-    member_check = members.join(order_sums, ["group_id", "user_id"], "full").select(
-        "group_id", "user_id", "contribution_fen", "orders_fen",
-        F.col("contribution_fen").eqNullSafe(F.col("orders_fen"))
-        .alias("contribution_equals_orders"))
     member_sums = members.groupBy("group_id").agg(F.sum("contribution_fen").alias("members_fen"))
-    pool_check = pools.join(member_sums, "group_id", "left").select(
-        "group_id", "pool_fen", F.coalesce("members_fen", F.lit(0)).alias("members_fen"),
-        F.col("pool_fen").eqNullSafe(F.coalesce("members_fen", F.lit(0)))
-        .alias("pool_equals_members"),
-        (~F.col("is_eligible") | F.col("is_valid")).alias("eligible_is_valid"),
-        F.when(F.col("is_eligible"), F.col("member_count_at_draw_open"))
-        .alias("members_if_eligible"))
-    order_check = orders.select(
-        "order_id", "group_id", "sharer_user_id", "buyer_user_id", "paid_fen",
-        "contribution_fen",
-        F.coalesce(F.col("sharer_user_id") != F.col("buyer_user_id"), F.lit(False))
-        .alias("sharer_is_not_buyer"),
-        F.coalesce(F.col("contribution_fen") <= F.col("paid_fen"), F.lit(False))
-        .alias("contribution_within_paid"))
-    return {"attributed_orders": with_unique_flag(order_check, ["order_id"], "attributed_once"),
-            "member_contributions": member_check,
-            "group_pools": with_unique_flag(pool_check, ["group_id"], "one_pool")}
+    members_fen = F.coalesce("members_fen", F.lit(0))
+    return {
+        ORDERS: checked(orders, {
+            **{name: F.col(name) for name in ("order_id", "group_id", "sharer_user_id",
+                                              "buyer_user_id", "paid_fen", "contribution_fen")},
+            "sharer_is_not_buyer": F.coalesce(F.col("sharer_user_id") != F.col("buyer_user_id"),
+                                              F.lit(False)),
+            "contribution_within_paid": F.coalesce(F.col("contribution_fen") <= F.col("paid_fen"),
+                                                   F.lit(False)),
+        }, ("order_id", "attributed_once")),
+        MEMBERS: checked(members.join(order_sums, ["group_id", "user_id"], "full"), {
+            **{name: F.col(name) for name in ("group_id", "user_id", "contribution_fen",
+                                              "orders_fen")},
+            "contribution_equals_orders": F.col("contribution_fen").eqNullSafe(
+                F.col("orders_fen")),
+        }),
+        POOLS: checked(pools.join(member_sums, "group_id", "left"), {
+            "group_id": F.col("group_id"), "pool_fen": F.col("pool_fen"),
+            "members_fen": members_fen,
+            "pool_equals_members": F.col("pool_fen").eqNullSafe(members_fen),
+            "eligible_is_valid": ~F.col("is_eligible") | F.col("is_valid"),
+            "members_if_eligible": F.when(F.col("is_eligible"),
+                                          F.col("member_count_at_draw_open")),
+        }, ("group_id", "one_pool")),
+    }
 
 
 # The columns that name a failing row in a gate's sample: the key, and the values its
 # identities compare.
 SAMPLE_COLUMNS = {
-    "attributed_orders": ("order_id", "sharer_user_id", "buyer_user_id", "paid_fen",
-                          "contribution_fen"),
-    "member_contributions": ("group_id", "user_id", "contribution_fen", "orders_fen"),
-    "group_pools": ("group_id", "pool_fen", "members_fen"),
+    ORDERS: ("order_id", "sharer_user_id", "buyer_user_id", "paid_fen", "contribution_fen"),
+    MEMBERS: ("group_id", "user_id", "contribution_fen", "orders_fen"),
+    POOLS: ("group_id", "pool_fen", "members_fen"),
 }
 
 
+def attribution_batch(config: CampaignConfig, ds: dt.date, orders: Any, members: Any,
+                      pools: Any) -> Batch:
+    """The three tables' check frames, combined, as the gate's batch."""
+    keys = tuple(column_of(table, column) for table, columns in SAMPLE_COLUMNS.items()
+                 for column in columns)
+    return Batch(f"lake.attribution ds={ds}", attribution_suite(config),
+                 combined(check_frames(orders, members, pools)), keys, counts=False)
+
+
 def attribution_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
-    """The day's attribution tables as gate batches; none after the freeze date, whose
+    """The day's attribution tables as the gate's batch; none after the freeze date, whose
     runs write no standings (the frozen snapshot was checked on the freeze date)."""
-    from expectations.gate import Batch
     from grouprebate.calendar import Phase, phase
     from spark_jobs.lake import partition_path
 
     if phase(config, ds) is Phase.FROZEN:
         return []
-    tables = {name: spark.read.parquet(partition_path(f"{lake}/attribution", name, ds))
-              for name in ("attributed_orders", "member_contributions", "group_pools")}
-    frames = check_frames(tables["attributed_orders"], tables["member_contributions"],
-                          tables["group_pools"])
-    suites = {"attributed_orders": orders_suite(), "member_contributions": members_suite(),
-              "group_pools": pools_suite(config)}
-    return [Batch(f"lake.attribution.{name} ds={ds}", suite, frames[name], SAMPLE_COLUMNS[name],
-                  counts=False) for name, suite in suites.items()]
+    tables = [spark.read.parquet(partition_path(f"{lake}/attribution", name, ds))
+              for name in (ORDERS, MEMBERS, POOLS)]
+    return [attribution_batch(config, ds, *tables)]

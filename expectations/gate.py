@@ -81,6 +81,25 @@ def with_unique_flag(frame: Any, keys: tuple[str, ...] | list[str], column: str)
     return frame.withColumn(column, F.count(F.lit(1)).over(Window.partitionBy(*keys)) == 1)
 
 
+def column_of(table: str, column: str) -> str:
+    """A table's column as named in a stage's combined check frame (see `combined`)."""
+    return f"{table}__{column}"
+
+
+def combined(frames: dict[str, tuple[Any, list[str]]]) -> Any:
+    """A stage's tables, by name, each with the columns it should have, as one check frame:
+    each table's columns renamed `column_of(table, column)`, its rows null in the other
+    tables' columns. GX then validates a stage in one run and one aggregate query instead
+    of one per table (a column rule skips nulls, so it sees its own table's rows only), and
+    each column keeps the type its table wrote. A column a table should not have keeps its
+    own name, which the stage's column-set expectation then reports."""
+    from functools import reduce
+
+    renamed = [frame.withColumnsRenamed({name: column_of(table, name) for name in columns})
+               for table, (frame, columns) in frames.items()]
+    return reduce(lambda one, other: one.unionByName(other, allowMissingColumns=True), renamed)
+
+
 def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
     return workdir / "lake" / "dq_results" / f"ds={ds.isoformat()}" / f"{stage}.parquet"
 
@@ -144,21 +163,39 @@ def _text(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str, sort_keys=True)
 
 
+def _sample(result: dict) -> list | None:
+    """The failing rows' keys and values; a row of a combined check frame lists only the
+    columns its own table fills (the others are null by construction)."""
+    indexed = result.get("partial_unexpected_index_list")
+    if indexed:
+        return [{name: value for name, value in row.items() if value is not None}
+                for row in indexed]
+    return result.get("partial_unexpected_list")
+
+
+def _checked(result: dict) -> int | None:
+    """The rows that hold a value the expectation checked: GX counts a combined frame's
+    rows of other tables as missing."""
+    count = result.get("element_count")
+    return None if count is None else count - (result.get("missing_count") or 0)
+
+
 def _rows(stage: str, ds: dt.date, batch: Batch, validation: Any) -> list[dict]:
     rows = []
     for outcome in validation.results:
         config = outcome.expectation_config
         result = outcome.result or {}
+        meta = config.meta or {}
         rows.append({
-            "run_ds": ds, "stage": stage, "suite": batch.suite.name, "table_name": batch.table,
+            "run_ds": ds, "stage": stage, "suite": batch.suite.name,
+            "table_name": f"{meta['table']} ds={ds}" if "table" in meta else batch.table,
             "expectation": config.type, "column_name": config.kwargs.get("column"),
-            "rule": (config.meta or {}).get("rule"), "severity": str(config.severity.value),
+            "rule": meta.get("rule"), "severity": str(config.severity.value),
             "success": bool(outcome.success),
             "observed_value": _text(result.get("observed_value")),
-            "element_count": result.get("element_count"),
+            "element_count": _checked(result),
             "unexpected_count": result.get("unexpected_count"),
-            "unexpected_sample": _text(result.get("partial_unexpected_index_list")
-                                       or result.get("partial_unexpected_list")),
+            "unexpected_sample": _text(_sample(result)),
         })
     return rows
 

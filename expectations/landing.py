@@ -1,11 +1,13 @@
-"""The landing → lake suite: what the day's accepted rows of each source must satisfy.
+"""The landing → lake suite: what the day's accepted rows of every source must satisfy.
 
 Built from the one input contract (grouprebate.contract): the columns and their types
-as written to the partition, enums, minimums, the dedup key unique within the day, event
+as written to each partition, enums, minimums, the dedup key unique within the day, event
 times inside the campaign calendar and not after the arrival day's end plus the clock
-skew. The bad-row rate per source is checked on the ingest report against
-quality.max_bad_row_rate. A suite depends on the config only, not on the date: the
-arrival day's deadline is a suite parameter, given with the batch.
+skew, and each source's bad-row rate in the ingest report within
+quality.max_bad_row_rate. The day's partitions and its report are validated together, as
+one combined check frame (expectations.gate.combined): the gate costs one GX run, not one
+per source. The suite depends on the config only, not on the date: the arrival day's
+deadline is a suite parameter, given with the batch.
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from expectations.gate import Batch, QualityGateFailed, holds, with_unique_flag
+from expectations.gate import (
+    Batch,
+    QualityGateFailed,
+    column_of,
+    combined,
+    holds,
+    with_unique_flag,
+)
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES, Source, ds_deadline
 
+SUITE = "landing"
+REPORT = "ingest_report"
 CONTRACT = "docs/rules.md §3 input contract"
 GATE = "docs/rules.md §3 bad-row gate: quality.max_bad_row_rate"
 DEADLINE = "arrival_deadline"
@@ -31,42 +42,66 @@ def calendar_opens(config: CampaignConfig) -> dt.datetime:
     return dt.datetime.combine(config.calendar_start, dt.time(), tzinfo=config.tz)
 
 
-def source_suite(source: Source, schema: Any, config: CampaignConfig) -> Any:
-    """The suite of one source's accepted rows of a day (its parameters from `deadline`),
-    whose lake schema (spark_jobs.ingest_landing.lake_schema) gives columns and types.
-    It checks the check frame of `source_batch`: the partition and its UNIQUE column."""
-    import great_expectations as gx
+def source_expectations(source: Source, schema: Any, config: CampaignConfig) -> list:
+    """The expectations of one source's accepted rows of a day, on its columns of the
+    combined frame; its lake schema (spark_jobs.ingest_landing.lake_schema) gives the
+    types, the suite parameter DEADLINE the arrival day's end."""
     import great_expectations.expectations as gxe
 
-    def meta(clause: str) -> dict:
-        return {"rule": f"{CONTRACT}: {clause}"}
+    def column(name: str) -> str:
+        return column_of(source.name, name)
 
-    expectations = [gxe.ExpectTableColumnsToMatchSet(
-        column_set=[*schema.fieldNames(), UNIQUE], exact_match=True,
-        meta=meta(f"the fields of {source.name}"))]
+    def meta(clause: str) -> dict:
+        return {"rule": f"{CONTRACT}: {clause}", "table": f"lake.{source.name}"}
+
+    expectations = []
     for field in source.fields:
         expectations.append(gxe.ExpectColumnValuesToBeOfType(
-            column=field.name, type_=type(schema[field.name].dataType).__name__,
+            column=column(field.name), type_=type(schema[field.name].dataType).__name__,
             meta=meta(f"{field.name} is {field.kind}")))
         if field.choices:
             expectations.append(gxe.ExpectColumnValuesToBeInSet(
-                column=field.name, value_set=list(field.choices),
+                column=column(field.name), value_set=list(field.choices),
                 meta=meta(f"{field.name} one of {', '.join(field.choices)}")))
         if field.minimum is not None:
             expectations.append(gxe.ExpectColumnValuesToBeBetween(
-                column=field.name, min_value=field.minimum,
+                column=column(field.name), min_value=field.minimum,
                 meta=meta(f"{field.name} >= {field.minimum}")))
-    expectations.append(holds(UNIQUE, meta(f"{'+'.join(source.key)} unique after dedup")))
+    expectations.append(holds(column(UNIQUE),
+                              meta(f"{'+'.join(source.key)} unique after dedup")))
     latest = {"$PARAMETER": DEADLINE}
     late = f"{source.event_time} not after the end of its arrival day plus 1 hour"
     if source.name in STATE_SOURCES:
         expectations.append(gxe.ExpectColumnValuesToBeBetween(
-            column=source.event_time, max_value=latest, meta=meta(late)))
+            column=column(source.event_time), max_value=latest, meta=meta(late)))
     else:
         expectations.append(gxe.ExpectColumnValuesToBeBetween(
-            column=source.event_time, min_value=calendar_opens(config), max_value=latest,
+            column=column(source.event_time), min_value=calendar_opens(config),
+            max_value=latest,
             meta=meta(f"{source.event_time} inside the campaign calendar and {late}")))
-    return gx.ExpectationSuite(name=f"landing.{source.name}", expectations=expectations)
+    return expectations
+
+
+def lake_suite(config: CampaignConfig) -> Any:
+    """The day's suite: exactly the report's columns and every source's lake columns with
+    its UNIQUE flag, each source's expectations, and the bad-row gate on the report."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
+
+    columns = [column_of(REPORT, name) for name in REPORT_SCHEMA.fieldNames()]
+    expectations = [gxe.ExpectColumnValuesToBeBetween(
+        column=column_of(REPORT, "bad_rate"), min_value=0, max_value=config.max_bad_row_rate,
+        meta={"rule": GATE, "table": f"lake.{REPORT}"})]
+    for source in SOURCES.values():
+        schema = lake_schema(source)
+        columns += [column_of(source.name, name) for name in (*schema.fieldNames(), UNIQUE)]
+        expectations += source_expectations(source, schema, config)
+    shape = gxe.ExpectTableColumnsToMatchSet(
+        column_set=columns, exact_match=True,
+        meta={"rule": f"{CONTRACT}: the fields of each source, as its lake table writes them"})
+    return gx.ExpectationSuite(name=SUITE, expectations=[shape, *expectations])
 
 
 def deadline(config: CampaignConfig, ds: dt.date) -> dict[str, dt.datetime]:
@@ -74,27 +109,26 @@ def deadline(config: CampaignConfig, ds: dt.date) -> dict[str, dt.datetime]:
     return {DEADLINE: ds_deadline(ds, config.tz)}
 
 
-def source_batch(table: str, source: Source, frame: Any, config: CampaignConfig,
-                 ds: dt.date) -> Batch:
-    """One source's rows of ds as a gate batch: the rows with their UNIQUE flag, checked
-    for success only while they pass (a failing run adds counts and the failing rows)."""
-    from spark_jobs.ingest_landing import lake_schema
+def lake_batch(config: CampaignConfig, ds: dt.date, report: Any,
+               sources: dict[str, Any]) -> Batch:
+    """The day's ingest report and its sources' rows (by source name) as the gate's batch,
+    checked for success only while it passes (a failing run adds counts and the failing
+    rows, named by the report's source or by a source's key, file and line). Each source
+    gets its UNIQUE flag; one without rows is an empty table of its lake schema."""
+    from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
 
-    return Batch(table, source_suite(source, lake_schema(source), config),
-                 with_unique_flag(frame, source.key, UNIQUE), (*source.key, "file", "line"),
+    frames = {REPORT: (report, REPORT_SCHEMA.fieldNames())}
+    keys = [column_of(REPORT, "source")]
+    for name, source in SOURCES.items():
+        schema = lake_schema(source)
+        frame = sources.get(name)
+        if frame is None:
+            frame = report.sparkSession.createDataFrame([], schema)
+        frames[name] = (with_unique_flag(frame, source.key, UNIQUE),
+                        [*schema.fieldNames(), UNIQUE])
+        keys += [column_of(name, key) for key in (*source.key, "file", "line")]
+    return Batch(f"lake ds={ds}", lake_suite(config), combined(frames), tuple(keys),
                  deadline(config, ds), counts=False)
-
-
-def report_suite(config: CampaignConfig) -> Any:
-    """The bad-row gate: each source's bad rows / rows of the day within the threshold."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    return gx.ExpectationSuite(name="landing.ingest_report", expectations=[
-        gxe.ExpectColumnValuesToBeBetween(column="bad_rate", min_value=0,
-                                          max_value=config.max_bad_row_rate,
-                                          meta={"rule": GATE}),
-    ])
 
 
 def _partition(spark: Any, lake: str, table: str, ds: dt.date) -> Any | None:
@@ -107,20 +141,16 @@ def _partition(spark: Any, lake: str, table: str, ds: dt.date) -> Any | None:
 
 
 def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
-    """The day's ingest report and each source's partition with rows, as gate batches.
+    """The day's gate batch: its ingest report and each source's partition with rows.
 
     The report says which sources brought rows (a source without any has nothing to
     check); a day without a report was not ingested, and fails the gate.
     """
-    report = _partition(spark, lake, "ingest_report", ds)
+    report = _partition(spark, lake, REPORT, ds)
     if report is None:
-        raise QualityGateFailed(f"landing gate, ds={ds}: lake.ingest_report has no partition "
+        raise QualityGateFailed(f"landing gate, ds={ds}: lake.{REPORT} has no partition "
                                 f"for the date: the day was not ingested")
     ingested = dict(report.select("source", "ingested").collect())
-    batches = [Batch(f"lake.ingest_report ds={ds}", report_suite(config), report, ("source",),
-                     counts=False)]
-    for name, source in SOURCES.items():
-        frame = _partition(spark, lake, name, ds) if ingested.get(name) else None
-        if frame is not None:
-            batches.append(source_batch(f"lake.{name} ds={ds}", source, frame, config, ds))
-    return batches
+    frames = {name: _partition(spark, lake, name, ds) for name in SOURCES if ingested.get(name)}
+    return [lake_batch(config, ds, report,
+                       {name: frame for name, frame in frames.items() if frame is not None})]

@@ -397,9 +397,10 @@ def tables_for(ds: dt.date, config: CampaignConfig) -> dict[str, list[dict]]:
             for run, a_ds, s, f, c in LANDING_CHANGES if run == ds
         ],
         "dq_results": [
-            {"run_ds": ds, "stage": "landing", "suite": "landing.ingest_report",
+            {"run_ds": ds, "stage": "landing", "suite": "landing",
              "table_name": f"lake.ingest_report ds={ds}",
-             "expectation": "expect_column_values_to_be_between", "column_name": "bad_rate",
+             "expectation": "expect_column_values_to_be_between",
+             "column_name": "ingest_report__bad_rate",
              "rule": "docs/rules.md §3 bad-row gate", "severity": "critical", "success": True,
              "observed_value": None,
              "element_count": None, "unexpected_count": 0, "unexpected_sample": None}

@@ -9,15 +9,9 @@ import duckdb
 import pytest
 from pyspark.sql import types as T
 
-from expectations.attribution import (
-    SAMPLE_COLUMNS,
-    check_frames,
-    members_suite,
-    orders_suite,
-    pools_suite,
-)
-from expectations.gate import Batch, QualityGateFailed, results_path, run_gate
-from expectations.landing import report_suite, source_batch
+from expectations.attribution import attribution_batch
+from expectations.gate import QualityGateFailed, results_path, run_gate
+from expectations.landing import lake_batch
 from grouprebate.contract import SOURCES
 from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
 
@@ -46,20 +40,16 @@ def report(source: str, rows: int, bad: int, limit: float) -> tuple:
 
 
 def landing_batches(spark, config, orders, memberships, reports, orders_schema=None):
-    return [
-        source_batch("lake.orders", SOURCES["orders"],
-                     landing_frame(spark, config, "orders", orders, orders_schema), config, DS),
-        source_batch("lake.memberships", SOURCES["memberships"],
-                     landing_frame(spark, config, "memberships", memberships), config, DS),
-        Batch("lake.ingest_report", report_suite(config),
-              spark.createDataFrame(reports, REPORT_SCHEMA), ("source",)),
-    ]
+    return [lake_batch(config, DS, spark.createDataFrame(reports, REPORT_SCHEMA), {
+        "orders": landing_frame(spark, config, "orders", orders, orders_schema),
+        "memberships": landing_frame(spark, config, "memberships", memberships)})]
 
 
 def failures(workdir, stage: str) -> set[tuple[str, str, str | None]]:
+    """(table, expectation, column) of each failed expectation, the table without its ds."""
     path = results_path(workdir, stage, DS)
-    return set(duckdb.sql(f"select suite, expectation, column_name from '{path}' "
-                          "where not success").fetchall())
+    return set(duckdb.sql(f"select split_part(table_name, ' ', 1), expectation, column_name "
+                          f"from '{path}' where not success").fetchall())
 
 
 def test_the_landing_suites_pass_a_good_day(spark, config, tmp_path):
@@ -69,12 +59,11 @@ def test_the_landing_suites_pass_a_good_day(spark, config, tmp_path):
     summary = run_gate(tmp_path, "landing", DS, batches)
     assert summary.failed == 0 and summary.expectations > 15
     assert failures(tmp_path, "landing") == set()
-    # passing, a source's batch asks GX for success only (no counts: fewer Spark queries);
-    # a batch left with counts (here the report) records them
-    counted = duckdb.sql(f"select suite, count(unexpected_count) from "
-                         f"'{results_path(tmp_path, 'landing', DS)}' group by suite").fetchall()
-    assert sorted(counted) == [("landing.ingest_report", 1), ("landing.memberships", 0),
-                               ("landing.orders", 0)]
+    # one suite over every source; passing, it asks GX for success only (no counts: fewer
+    # Spark queries), and each expectation names the table it guards
+    results = duckdb.sql(f"select suite, count(unexpected_count), count(distinct table_name) "
+                         f"from '{results_path(tmp_path, 'landing', DS)}' group by suite")
+    assert results.fetchall() == [("landing", 0, len(SOURCES) + 2)]
     assert (tmp_path / "data-docs" / "index.html").is_file()
 
 
@@ -90,18 +79,25 @@ def test_each_landing_expectation_fails_on_the_row_that_breaks_it(spark, config,
         run_gate(tmp_path, "landing", DS, landing_batches(
             spark, config, orders, [membership("e1", "kick")], reports))
     assert failures(tmp_path, "landing") == {
-        ("landing.orders", "expect_column_values_to_be_in_set", "key_unique"),
-        ("landing.orders", "expect_column_values_to_be_between", "total_fen"),
-        ("landing.orders", "expect_column_values_to_be_between", "created_at"),
-        ("landing.memberships", "expect_column_values_to_be_in_set", "action"),
-        ("landing.ingest_report", "expect_column_values_to_be_between", "bad_rate"),
+        ("lake.orders", "expect_column_values_to_be_in_set", "orders__key_unique"),
+        ("lake.orders", "expect_column_values_to_be_between", "orders__total_fen"),
+        ("lake.orders", "expect_column_values_to_be_between", "orders__created_at"),
+        ("lake.memberships", "expect_column_values_to_be_in_set", "memberships__action"),
+        ("lake.ingest_report", "expect_column_values_to_be_between", "ingest_report__bad_rate"),
     }
     message = str(failed.value)
-    assert "suite landing.ingest_report" in message and '"source": "payments"' in message
-    assert ("expect_column_values_to_be_in_set column key_unique failed on lake.orders "
-            "(docs/rules.md §3 input contract: order_id unique after dedup)") in message
-    # one expectation holds the calendar's start and the arrival day's end: both rows fail it
-    assert '"order_id": "o3"' in message and '"order_id": "o4"' in message
+    assert ("column ingest_report__bad_rate failed on lake.ingest_report ds=2018-11-05 "
+            "(docs/rules.md §3 bad-row gate: quality.max_bad_row_rate); unexpected 1 of 2"
+            in message)
+    assert '"ingest_report__source": "payments"' in message
+    assert ("expect_column_values_to_be_in_set column orders__key_unique failed on lake.orders "
+            "ds=2018-11-05 (docs/rules.md §3 input contract: order_id unique after dedup)"
+            in message)
+    # one expectation holds the calendar's start and the arrival day's end: both rows fail
+    # it, each named by its key, file and line, without the other tables' empty columns
+    assert ('{"orders__created_at": "2018-11-05 17:00:01", "orders__file": "a.jsonl", '
+            '"orders__line": 1, "orders__order_id": "o3"}') in message
+    assert '"orders__order_id": "o4"' in message
 
 
 def test_a_mistyped_or_missing_column_fails_the_shape_expectations(spark, config, tmp_path):
@@ -112,23 +108,35 @@ def test_a_mistyped_or_missing_column_fails_the_shape_expectations(spark, config
     row[4] = "1000"
     with pytest.raises(QualityGateFailed, match="expect_column_values_to_be_of_type"):
         run_gate(tmp_path, "landing", DS, landing_batches(
-            spark, config, [tuple(row)], [membership("e1")], [], schema)[:1])
-    assert ("landing.orders", "expect_column_values_to_be_of_type", "total_fen") in failures(
+            spark, config, [tuple(row)], [membership("e1")], [], schema))
+    assert ("lake.orders", "expect_column_values_to_be_of_type", "orders__total_fen") in failures(
+        tmp_path, "landing")
+
+
+def test_a_missing_or_extra_column_fails_the_column_set(spark, config, tmp_path):
+    orders = landing_frame(spark, config, "orders", [order("o1")])
+    with pytest.raises(QualityGateFailed, match="expect_table_columns_to_match_set"):
+        run_gate(tmp_path, "landing", DS, [lake_batch(
+            config, DS, spark.createDataFrame([], REPORT_SCHEMA),
+            {"orders": orders.drop("total_fen").withColumn("coupon", orders.line)})])
+    (observed,), = duckdb.sql(
+        f"select observed_value from '{results_path(tmp_path, 'landing', DS)}' "
+        "where not success and expectation = 'expect_table_columns_to_match_set'").fetchall()
+    assert "coupon" in observed and "orders__total_fen" not in observed
+    # the missing column's own rules fail too, rather than pass on a column of nulls
+    assert ("lake.orders", "expect_column_values_to_be_between", "orders__total_fen") in failures(
         tmp_path, "landing")
 
 
 def attribution_batches(spark, config, orders, members, pools):
-    frames = check_frames(
+    return [attribution_batch(
+        config, DS,
         spark.createDataFrame(orders, "order_id string, group_id string, share_id string, "
                               "buyer_user_id string, sharer_user_id string, paid_fen long, "
                               "contribution_fen long"),
         spark.createDataFrame(members, "group_id string, user_id string, contribution_fen long"),
         spark.createDataFrame(pools, "group_id string, pool_fen long, is_valid boolean, "
-                              "is_eligible boolean, member_count_at_draw_open int"))
-    suites = {"attributed_orders": orders_suite(), "member_contributions": members_suite(),
-              "group_pools": pools_suite(config)}
-    return [Batch(name, suite, frames[name], SAMPLE_COLUMNS[name])
-            for name, suite in suites.items()]
+                              "is_eligible boolean, member_count_at_draw_open int"))]
 
 
 def test_the_attribution_suite_passes_consistent_standings(spark, config, tmp_path):
@@ -155,23 +163,22 @@ def test_each_attribution_identity_fails_on_the_row_that_breaks_it(spark, config
     with pytest.raises(QualityGateFailed) as failed:
         run_gate(tmp_path, "attribution", DS,
                  attribution_batches(spark, config, orders, members, pools))
+    orders_, members_, pools_ = (f"lake.attribution.{name}" for name in (
+        "attributed_orders", "member_contributions", "group_pools"))
     assert failures(tmp_path, "attribution") == {
-        ("attribution.attributed_orders", "expect_column_values_to_be_in_set", "attributed_once"),
-        ("attribution.attributed_orders", "expect_column_values_to_be_in_set",
-         "sharer_is_not_buyer"),
-        ("attribution.attributed_orders", "expect_column_values_to_be_between",
-         "contribution_fen"),
-        ("attribution.attributed_orders", "expect_column_values_to_be_in_set",
-         "contribution_within_paid"),
-        ("attribution.member_contributions", "expect_column_values_to_be_in_set",
-         "contribution_equals_orders"),
-        ("attribution.group_pools", "expect_column_values_to_be_in_set", "one_pool"),
-        ("attribution.group_pools", "expect_column_values_to_be_in_set", "pool_equals_members"),
-        ("attribution.group_pools", "expect_column_values_to_be_in_set", "eligible_is_valid"),
-        ("attribution.group_pools", "expect_column_values_to_be_between",
-         "members_if_eligible"),
+        (orders_, "expect_column_values_to_be_in_set", "attributed_orders__attributed_once"),
+        (orders_, "expect_column_values_to_be_in_set", "attributed_orders__sharer_is_not_buyer"),
+        (orders_, "expect_column_values_to_be_between", "attributed_orders__contribution_fen"),
+        (orders_, "expect_column_values_to_be_in_set",
+         "attributed_orders__contribution_within_paid"),
+        (members_, "expect_column_values_to_be_in_set",
+         "member_contributions__contribution_equals_orders"),
+        (pools_, "expect_column_values_to_be_in_set", "group_pools__one_pool"),
+        (pools_, "expect_column_values_to_be_in_set", "group_pools__pool_equals_members"),
+        (pools_, "expect_column_values_to_be_in_set", "group_pools__eligible_is_valid"),
+        (pools_, "expect_column_values_to_be_between", "group_pools__members_if_eligible"),
     }
-    assert '"group_id": "g3"' in str(failed.value)
+    assert '"group_pools__group_id": "g3"' in str(failed.value)
 
 
 def test_the_landing_gate_checks_each_partition_with_rows_as_written(spark, config, tmp_path):
@@ -185,12 +192,13 @@ def test_the_landing_gate_checks_each_partition_with_rows_as_written(spark, conf
     overwrite_partition(orders, tmp_path, "orders", DS)
     overwrite_partition(spark.createDataFrame([], lake_schema(SOURCES["draws"])), tmp_path,
                         "draws", DS)
-    batches = lake_batches(spark, str(tmp_path), config, DS)
-    assert [b.table for b in batches] == [f"lake.ingest_report ds={DS}", f"lake.orders ds={DS}"]
-    orders_batch = batches[1]
-    assert orders_batch.frame.schema["total_fen"].dataType == T.LongType()
-    assert orders_batch.parameters == {"arrival_deadline": dt.datetime(
+    batch, = lake_batches(spark, str(tmp_path), config, DS)
+    assert batch.frame.schema["orders__total_fen"].dataType == T.LongType()
+    assert batch.parameters == {"arrival_deadline": dt.datetime(
         2018, 11, 6, 1, 0, tzinfo=config.tz)}
+    # the report's draws brought no good rows: its partition is not read (an empty table)
+    assert batch.frame.count() == 2 + 1
+    assert batch.frame.where("draws__event_id is not null").count() == 0
 
 
 def test_a_day_without_an_ingest_report_fails_the_landing_gate(spark, config, tmp_path):

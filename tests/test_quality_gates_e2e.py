@@ -44,7 +44,8 @@ def test_a_bad_landing_day_fails_at_the_gate_and_runs_once_fixed(tmp_path):
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0
     assert f"ds={BAD} failed at check_landing" in output
-    assert "landing.ingest_report" in output and '"source": "orders"' in output
+    assert "failed on lake.ingest_report" in output
+    assert '"ingest_report__source": "orders"' in output and "ingest_report__bad_rate" in output
     assert f"ds={NEXT}" not in failed.stdout
     assert marts_snapshot(warehouse) == marts_before
     assert exports_snapshot(exports) == exports_before
