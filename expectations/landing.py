@@ -82,24 +82,32 @@ def source_expectations(source: Source, schema: Any, config: CampaignConfig) -> 
     return expectations
 
 
+def check_columns() -> dict[str, list[str]]:
+    """Each table's columns in the day's check frame, before `combined` prefixes them: the
+    report's, and each source's lake columns with its UNIQUE flag."""
+    from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
+
+    return {REPORT: REPORT_SCHEMA.fieldNames(),
+            **{name: [*lake_schema(source).fieldNames(), UNIQUE]
+               for name, source in SOURCES.items()}}
+
+
 def lake_suite(config: CampaignConfig) -> Any:
     """The day's suite: exactly the report's columns and every source's lake columns with
     its UNIQUE flag, each source's expectations, and the bad-row gate on the report."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
+    from spark_jobs.ingest_landing import lake_schema
 
-    columns = [column_of(REPORT, name) for name in REPORT_SCHEMA.fieldNames()]
     expectations = [gxe.ExpectColumnValuesToBeBetween(
         column=column_of(REPORT, "bad_rate"), min_value=0, max_value=config.max_bad_row_rate,
         meta={"rule": GATE, "table": f"lake.{REPORT}"})]
     for source in SOURCES.values():
-        schema = lake_schema(source)
-        columns += [column_of(source.name, name) for name in (*schema.fieldNames(), UNIQUE)]
-        expectations += source_expectations(source, schema, config)
+        expectations += source_expectations(source, lake_schema(source), config)
     shape = gxe.ExpectTableColumnsToMatchSet(
-        column_set=columns, exact_match=True,
+        column_set=[column_of(table, name) for table, names in check_columns().items()
+                    for name in names], exact_match=True,
         meta={"rule": f"{CONTRACT}: the fields of each source, as its lake table writes them"})
     return gx.ExpectationSuite(name=SUITE, expectations=[shape, *expectations])
 
@@ -111,21 +119,21 @@ def deadline(config: CampaignConfig, ds: dt.date) -> dict[str, dt.datetime]:
 
 def lake_batch(config: CampaignConfig, ds: dt.date, report: Any,
                sources: dict[str, Any]) -> Batch:
-    """The day's ingest report and its sources' rows (by source name) as the gate's batch,
-    checked for success only while it passes (a failing run adds counts and the failing
-    rows, named by the report's source or by a source's key, file and line). Each source
-    gets its UNIQUE flag; one without rows is an empty table of its lake schema."""
-    from spark_jobs.ingest_landing import REPORT_SCHEMA, lake_schema
+    """The day's ingest report and its sources' rows (by source name; None or absent for
+    a source without rows) as the gate's batch, checked for success only while it passes
+    (a failing run adds counts and the failing rows, named by the report's source or by a
+    source's key, file and line). Each source gets its UNIQUE flag; one without rows is an
+    empty table of its lake schema."""
+    from spark_jobs.ingest_landing import lake_schema
 
-    frames = {REPORT: (report, REPORT_SCHEMA.fieldNames())}
+    columns = check_columns()
+    frames = {REPORT: (report, columns[REPORT])}
     keys = [column_of(REPORT, "source")]
     for name, source in SOURCES.items():
-        schema = lake_schema(source)
         frame = sources.get(name)
         if frame is None:
-            frame = report.sparkSession.createDataFrame([], schema)
-        frames[name] = (with_unique_flag(frame, source.key, UNIQUE),
-                        [*schema.fieldNames(), UNIQUE])
+            frame = report.sparkSession.createDataFrame([], lake_schema(source))
+        frames[name] = (with_unique_flag(frame, source.key, UNIQUE), columns[name])
         keys += [column_of(name, key) for key in (*source.key, "file", "line")]
     return Batch(f"lake ds={ds}", lake_suite(config), combined(frames), tuple(keys),
                  deadline(config, ds), counts=False)
@@ -151,6 +159,5 @@ def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) 
         raise QualityGateFailed(f"landing gate, ds={ds}: lake.{REPORT} has no partition "
                                 f"for the date: the day was not ingested")
     ingested = dict(report.select("source", "ingested").collect())
-    frames = {name: _partition(spark, lake, name, ds) for name in SOURCES if ingested.get(name)}
-    return [lake_batch(config, ds, report,
-                       {name: frame for name, frame in frames.items() if frame is not None})]
+    return [lake_batch(config, ds, report, {name: _partition(spark, lake, name, ds)
+                                            for name in SOURCES if ingested.get(name)})]
