@@ -10,14 +10,17 @@ frame (expectations.gate.combined): one GX run per date, not one per table.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
-from expectations.gate import Batch, column_of, combined, holds, with_unique_flag
+from expectations.gate import Batch, column_of, combined, holds, one_task_if_small
 from grouprebate.config import CampaignConfig
 
 SUITE = "attribution"
 RULES = "docs/rules.md §4 attribution"
 ORDERS, MEMBERS, POOLS = "attributed_orders", "member_contributions", "group_pools"
+# The tables whose key is unique, with the check frame's flag of it (gate.combined).
+UNIQUE = {ORDERS: (("order_id",), "attributed_once"), POOLS: (("group_id",), "one_pool")}
 
 
 def attribution_suite(config: CampaignConfig) -> Any:
@@ -62,40 +65,38 @@ def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, tuple[Any, 
     """
     from pyspark.sql import functions as F
 
-    def checked(frame: Any, columns: dict[str, Any], unique: tuple[str, str] | None = None):
+    def checked(table: str, frame: Any, columns: dict[str, Any]) -> tuple[Any, list[str]]:
         frame = frame.select([column.alias(name) for name, column in columns.items()])
-        if unique is None:
-            return frame, list(columns)
-        key, flag = unique
-        return with_unique_flag(frame, [key], flag), [*columns, flag]
+        flag = [UNIQUE[table][1]] if table in UNIQUE else []
+        return frame, [*columns, *flag]
 
     order_sums = orders.groupBy("group_id", F.col("buyer_user_id").alias("user_id")).agg(
         F.sum("contribution_fen").alias("orders_fen"))
     member_sums = members.groupBy("group_id").agg(F.sum("contribution_fen").alias("members_fen"))
     members_fen = F.coalesce("members_fen", F.lit(0))
     return {
-        ORDERS: checked(orders, {
+        ORDERS: checked(ORDERS, orders, {
             **{name: F.col(name) for name in ("order_id", "group_id", "sharer_user_id",
                                               "buyer_user_id", "paid_fen", "contribution_fen")},
             "sharer_is_not_buyer": F.coalesce(F.col("sharer_user_id") != F.col("buyer_user_id"),
                                               F.lit(False)),
             "contribution_within_paid": F.coalesce(F.col("contribution_fen") <= F.col("paid_fen"),
                                                    F.lit(False)),
-        }, ("order_id", "attributed_once")),
-        MEMBERS: checked(members.join(order_sums, ["group_id", "user_id"], "full"), {
+        }),
+        MEMBERS: checked(MEMBERS, members.join(order_sums, ["group_id", "user_id"], "full"), {
             **{name: F.col(name) for name in ("group_id", "user_id", "contribution_fen",
                                               "orders_fen")},
             "contribution_equals_orders": F.col("contribution_fen").eqNullSafe(
                 F.col("orders_fen")),
         }),
-        POOLS: checked(pools.join(member_sums, "group_id", "left"), {
+        POOLS: checked(POOLS, pools.join(member_sums, "group_id", "left"), {
             "group_id": F.col("group_id"), "pool_fen": F.col("pool_fen"),
             "members_fen": members_fen,
             "pool_equals_members": F.col("pool_fen").eqNullSafe(members_fen),
             "eligible_is_valid": ~F.col("is_eligible") | F.col("is_valid"),
             "members_if_eligible": F.when(F.col("is_eligible"),
                                           F.col("member_count_at_draw_open")),
-        }, ("group_id", "one_pool")),
+        }),
     }
 
 
@@ -114,17 +115,17 @@ def attribution_batch(config: CampaignConfig, ds: dt.date, orders: Any, members:
     keys = tuple(column_of(table, column) for table, columns in SAMPLE_COLUMNS.items()
                  for column in columns)
     return Batch(f"lake.attribution ds={ds}", attribution_suite(config),
-                 combined(check_frames(orders, members, pools)), keys, counts=False)
+                 combined(check_frames(orders, members, pools), UNIQUE), keys, counts=False)
 
 
 def attribution_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
     """The day's attribution tables as the gate's batch; none after the freeze date, whose
     runs write no standings (the frozen snapshot was checked on the freeze date)."""
     from grouprebate.calendar import Phase, phase
-    from spark_jobs.lake import partition_path
+    from spark_jobs.lake import partition_path, read_as_written
 
     if phase(config, ds) is Phase.FROZEN:
         return []
-    tables = [spark.read.parquet(partition_path(f"{lake}/attribution", name, ds))
-              for name in (ORDERS, MEMBERS, POOLS)]
-    return [attribution_batch(config, ds, *tables)]
+    paths = [partition_path(f"{lake}/attribution", name, ds) for name in (ORDERS, MEMBERS, POOLS)]
+    batch = attribution_batch(config, ds, *[read_as_written(spark, path) for path in paths])
+    return [replace(batch, frame=one_task_if_small(batch.frame, paths))]

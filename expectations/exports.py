@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from expectations.gate import holds, with_unique_flag
+from expectations.gate import holds, one_task_if_small, with_unique_flag
 from grouprebate.config import CampaignConfig
 from grouprebate.publish.payouts import (
     PAYOUT_COLUMNS,
@@ -65,9 +65,10 @@ def payout_file_suite(config: CampaignConfig) -> Any:
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    expectations = [gxe.ExpectTableColumnsToMatchOrderedList(
-        column_list=list(PAYOUT_COLUMNS),
-        meta=_meta(FILE, f"the columns {', '.join(PAYOUT_COLUMNS)}, in this order"))]
+    expectations = [gxe.ExpectTableColumnsToMatchSet(
+        column_set=list(PAYOUT_COLUMNS), exact_match=True,
+        meta=_meta(FILE, f"the columns {', '.join(PAYOUT_COLUMNS)} (their order: "
+                         "header_is_the_contracts, of every file)"))]
     expectations += [gxe.ExpectColumnValuesToNotBeNull(
         column=column, meta=_meta(FILE, f"every payout has its {column}"))
         for column in PAYOUT_COLUMNS]
@@ -238,10 +239,12 @@ def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfi
                                 "payouts first")
     staged = _read_payout_files(spark, [str(p) for p in files])
     table = f"staging/payouts/{batch_prefix(config, ds)}*.csv ({len(files)} file(s))"
-    batches = [Batch(table, payout_file_suite(config), staged, ("payout_id",))]
+    batches = [Batch(table, payout_file_suite(config), one_task_if_small(staged, files),
+                     ("payout_id",), counts=False)]
     if not set(PAYOUT_COLUMNS) <= set(staged.columns):
         return batches
     published = [str(p) for p in other_payout_files(Path(exports) / "payouts", config, ds)]
+    read = [*files, *published]
     ids = staged.select("payout_id", F.concat(F.lit("staged "), F.col("_metadata.file_name"))
                         .alias("file"))
     if published:
@@ -251,9 +254,11 @@ def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfi
     rows = staged_rows(folder, config, ds, query)
     return batches + [
         Batch(f"payout ids of {len(published)} published file(s) and {len(files)} staged",
-              payout_ids_suite(), with_unique_flag(ids, ["payout_id"], PAYOUT_ONCE),
+              payout_ids_suite(),
+              one_task_if_small(with_unique_flag(ids, ["payout_id"], PAYOUT_ONCE), read),
               ("payout_id", "file"), counts=False),
         Batch(f"staging/payouts/{batch_prefix(config, ds)}*: control records and marts",
-              control_record_suite(), control_check(spark, staged, folder, rows, config, ds),
+              control_record_suite(),
+              one_task_if_small(control_check(spark, staged, folder, rows, config, ds), files),
               CONTROL_SAMPLE, counts=False),
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from expectations.context import PANDAS_SOURCE, SPARK_SOURCE, quality_context
 from grouprebate.errors import PermanentError
 
 SAMPLE_SIZE = 5
+# A check frame read from fewer bytes than this is validated in one task: each task of
+# GX's aggregate query builds the code of its hundreds of expressions again (tens of
+# milliseconds to a few tenths each), which costs more than a small day's rows do.
+ONE_TASK_BYTES = 64 * 1024 * 1024
 # A failed expectation of this severity fails the gate; a lower one ("warning") is
 # recorded, shown and logged, and the date goes on.
 CRITICAL = "critical"
@@ -86,18 +91,56 @@ def column_of(table: str, column: str) -> str:
     return f"{table}__{column}"
 
 
-def combined(frames: dict[str, tuple[Any, list[str]]]) -> Any:
+# The columns `combined` computes the uniqueness flags with, dropped once they are set.
+_TABLE, _KEY, _ONCE = "__table", "__key", "__once"
+
+
+def combined(frames: dict[str, tuple[Any, list[str]]],
+             unique: dict[str, tuple[Sequence[str], str]] | None = None) -> Any:
     """A stage's tables, by name, each with the columns it should have, as one check frame:
     each table's columns renamed `column_of(table, column)`, its rows null in the other
     tables' columns. GX then validates a stage in one run and one aggregate query instead
     of one per table (a column rule skips nulls, so it sees its own table's rows only), and
     each column keeps the type its table wrote. A column a table should not have keeps its
-    own name, which the stage's column-set expectation then reports."""
+    own name, which the stage's column-set expectation then reports.
+
+    `unique` gives, by table, its key columns and the name of the flag column that says no
+    other row of the table has the row's key (nulls count as equal). All tables' flags come
+    from one window over their rows together, keyed by table and key: one shuffle for the
+    stage, not one per table.
+    """
     from functools import reduce
 
-    renamed = [frame.withColumnsRenamed({name: column_of(table, name) for name in columns})
-               for table, (frame, columns) in frames.items()]
-    return reduce(lambda one, other: one.unionByName(other, allowMissingColumns=True), renamed)
+    from pyspark.sql import functions as F
+
+    def union(parts: list[Any]) -> Any:
+        return reduce(lambda one, other: one.unionByName(other, allowMissingColumns=True), parts)
+
+    renamed = {table: frame.withColumnsRenamed({name: column_of(table, name) for name in columns})
+               for table, (frame, columns) in frames.items()}
+    unique = unique or {}
+    if not unique:
+        return union(list(renamed.values()))
+    keyed = union([renamed[table].withColumns({
+        _TABLE: F.lit(table),
+        _KEY: F.to_json(F.array(*[F.col(column_of(table, key)).cast("string") for key in keys])),
+    }) for table, (keys, _) in unique.items()])
+    flagged = with_unique_flag(keyed, [_TABLE, _KEY], _ONCE).withColumns({
+        column_of(table, flag): F.when(F.col(_TABLE) == table, F.col(_ONCE))
+        for table, (_, flag) in unique.items()}).drop(_TABLE, _KEY, _ONCE)
+    return union([flagged, *(frame for table, frame in renamed.items() if table not in unique)])
+
+
+def one_task_if_small(frame: Any, paths: Iterable[str | Path]) -> Any:
+    """frame in one partition when the files it reads (`paths`: files, or folders of
+    them) hold less than ONE_TASK_BYTES; as Spark splits it otherwise."""
+    def size(path: Path) -> int:
+        if path.is_dir():
+            return sum(part.stat().st_size for part in path.rglob("*") if part.is_file())
+        return path.stat().st_size if path.is_file() else 0
+
+    total = sum(size(Path(path)) for path in paths)
+    return frame.coalesce(1) if total < ONE_TASK_BYTES else frame
 
 
 def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:

@@ -13,7 +13,7 @@ deadline is a suite parameter, given with the batch.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from expectations.gate import (
@@ -22,7 +22,7 @@ from expectations.gate import (
     column_of,
     combined,
     holds,
-    with_unique_flag,
+    one_task_if_small,
 )
 from grouprebate.config import CampaignConfig
 from grouprebate.contract import SOURCES, Source, ds_deadline
@@ -133,31 +133,28 @@ def lake_batch(config: CampaignConfig, ds: dt.date, report: Any,
         frame = sources.get(name)
         if frame is None:
             frame = report.sparkSession.createDataFrame([], lake_schema(source))
-        frames[name] = (with_unique_flag(frame, source.key, UNIQUE), columns[name])
+        frames[name] = (frame, columns[name])
         keys += [column_of(name, key) for key in (*source.key, "file", "line")]
-    return Batch(f"lake ds={ds}", lake_suite(config), combined(frames), tuple(keys),
+    unique = {name: (source.key, UNIQUE) for name, source in SOURCES.items()}
+    return Batch(f"lake ds={ds}", lake_suite(config), combined(frames, unique), tuple(keys),
                  deadline(config, ds), counts=False)
 
 
-def _partition(spark: Any, lake: str, table: str, ds: dt.date) -> Any | None:
-    """One partition as its files were written (their own column types, which the suite
-    checks), or None when it has no files."""
-    from spark_jobs.lake import partition_path
-
-    path = partition_path(lake, table, ds)
-    return spark.read.parquet(path) if any(Path(path).glob("*.parquet")) else None
-
-
 def landing_batches(spark: Any, lake: str, config: CampaignConfig, ds: dt.date) -> list:
-    """The day's gate batch: its ingest report and each source's partition with rows.
+    """The day's gate batch: its ingest report and each source's partition with rows, as
+    their files were written (their own column types, which the suite checks).
 
     The report says which sources brought rows (a source without any has nothing to
     check); a day without a report was not ingested, and fails the gate.
     """
-    report = _partition(spark, lake, REPORT, ds)
+    from spark_jobs.lake import partition_path, read_as_written
+
+    report = read_as_written(spark, partition_path(lake, REPORT, ds))
     if report is None:
         raise QualityGateFailed(f"landing gate, ds={ds}: lake.{REPORT} has no partition "
                                 f"for the date: the day was not ingested")
-    ingested = dict(report.select("source", "ingested").collect())
-    return [lake_batch(config, ds, report, {name: _partition(spark, lake, name, ds)
-                                            for name in SOURCES if ingested.get(name)})]
+    ingested = [name for name, rows in report.select("source", "ingested").collect() if rows]
+    folders = {name: partition_path(lake, name, ds) for name in ingested}
+    batch = lake_batch(config, ds, report, {name: read_as_written(spark, folder)
+                                            for name, folder in folders.items()})
+    return [replace(batch, frame=one_task_if_small(batch.frame, folders.values()))]

@@ -34,6 +34,8 @@ from pyspark.sql import types as T
 # of the one-level `<table>/*/*.parquet` globs dbt and the loaders read.
 STAGING = "_staging"
 TRASH = "_trash"
+# Where Spark keeps a frame's schema in the footer of each Parquet file it writes.
+SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"
 
 
 def partition_path(root: str | Path, table: str, ds: dt.date) -> str:
@@ -151,6 +153,29 @@ def materialized(df: DataFrame) -> DataFrame:
     classic: Spark's context cleaner), and all of a session's when the session ends.
     """
     return df.localCheckpoint(eager=True)
+
+
+def read_as_written(spark: SparkSession, folder: str | Path) -> DataFrame | None:
+    """A partition's files with the column types they were written with, or None when it
+    has none: what spark.read.parquet infers, without the Spark job it runs to read a
+    footer. The schema is the one Spark wrote into the first file's footer; a file Spark
+    did not write, or whose footer cannot be read, is left to Spark to infer (or fail on).
+    """
+    import json
+
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(folder).glob("*.parquet"))
+    if not files:
+        return None
+    try:
+        written = (pq.read_schema(files[0]).metadata or {}).get(SPARK_SCHEMA_KEY)
+    except (OSError, pyarrow.ArrowException):
+        written = None
+    if written is None:
+        return spark.read.parquet(str(folder))
+    return spark.read.schema(T.StructType.fromJson(json.loads(written))).parquet(str(folder))
 
 
 def table_exists(root: str | Path, table: str) -> bool:

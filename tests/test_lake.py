@@ -9,7 +9,13 @@ import pytest
 from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 
-from spark_jobs.lake import materialized, overwrite_partition, overwrite_partitions
+from spark_jobs.lake import (
+    materialized,
+    overwrite_partition,
+    overwrite_partitions,
+    partition_path,
+    read_as_written,
+)
 
 DS = dt.date(2018, 11, 5)
 
@@ -70,3 +76,30 @@ def test_a_materialized_frame_is_planned_against_its_checkpoint_not_its_lineage(
     plans = capsys.readouterr().out
     assert "Filter" not in plans.split("== Optimized Logical Plan ==")[0]
     assert frame.where(F.col("kind") == 0).count() == 3
+
+
+def test_a_partition_reads_with_the_types_it_was_written_with(spark, tmp_path):
+    """The gates check the lake's column types as written: read_as_written must give the
+    file's own types (here an int where the lake would have a long, and a timestamp), not
+    a schema of ours; a folder without files reads as None, and a file Spark did not write
+    is left to Spark to infer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql import types as T
+
+    df = spark.range(3).select(F.col("id").cast("int").alias("n"),
+                               F.current_timestamp().alias("at"))
+    overwrite_partition(df, tmp_path, "numbers", DS)
+    written = read_as_written(spark, partition_path(tmp_path, "numbers", DS))
+    assert [(f.name, type(f.dataType)) for f in written.schema.fields] == [
+        ("n", T.IntegerType), ("at", T.TimestampType)]
+    assert sorted(r.n for r in written.collect()) == [0, 1, 2]
+
+    assert read_as_written(spark, tmp_path / "nothing" / f"ds={DS}") is None
+
+    other = tmp_path / "other" / f"ds={DS}"
+    other.mkdir(parents=True)
+    pq.write_table(pa.table({"s": ["a", "b"]}), other / "part-0.parquet")
+    inferred = read_as_written(spark, other)
+    assert [(f.name, type(f.dataType)) for f in inferred.schema.fields] == [
+        ("s", T.StringType)]
