@@ -68,17 +68,17 @@ def _ds(logical_date: dt.datetime) -> dt.date:
     return run_date(logical_date, CONFIG)
 
 
-def _gate(stage: str, spark, logical_date: dt.datetime, batches_of, index: bool) -> str:
-    """Run a stage's quality gate on what `batches_of(spark, paths, ds)` reads; raises
-    QualityGateFailed. `index`: rebuild the Data Docs index (the date's later gates do,
-    and a failing gate always does)."""
+def _gate(stage: str, spark, logical_date: dt.datetime, batches_of) -> str:
+    """Run a Spark stage's quality gate on what `batches_of(spark, paths, ds)` reads;
+    raises QualityGateFailed. The Data Docs index is left to the date's later gates (marts,
+    exports), and to a failing gate."""
     from expectations.gate import run_gate
     from grouprebate.paths import RunPaths
     from spark_jobs.session import configure
 
     paths, ds = RunPaths.from_env(), _ds(logical_date)
     return str(run_gate(paths.workdir, stage, ds, batches_of(configure(spark), paths, ds),
-                        index=index))
+                        index=False))
 
 
 @dag(
@@ -139,7 +139,7 @@ def grouprebate_campaign():
         from expectations.landing import landing_batches
 
         return _gate("landing", spark, logical_date, lambda session, paths, ds: landing_batches(
-            session, str(paths.lake), CONFIG, ds), index=False)
+            session, str(paths.lake), CONFIG, ds))
 
     @task.pyspark(conn_id=SPARK_CONN_ID)
     @fails_fast
@@ -148,7 +148,7 @@ def grouprebate_campaign():
 
         return _gate("attribution", spark, logical_date,
                      lambda session, paths, ds: attribution_batches(
-                         session, str(paths.lake), CONFIG, ds), index=False)
+                         session, str(paths.lake), CONFIG, ds))
 
     @task
     @fails_fast
@@ -228,15 +228,18 @@ def grouprebate_campaign():
         return stage_payouts(warehouse_query(paths.warehouse), CONFIG, _ds(logical_date),
                              paths.staging, paths.exports)
 
-    @task.pyspark(conn_id=SPARK_CONN_ID)
+    @task
     @fails_fast
-    def check_exports(spark=None, logical_date=None) -> str:
+    def check_exports(logical_date=None) -> str:
         from expectations.exports import export_batches
+        from expectations.gate import run_gate
+        from grouprebate.paths import RunPaths
         from grouprebate.warehouse.marts import warehouse_query
 
-        return _gate("exports", spark, logical_date, lambda session, paths, ds: export_batches(
-            session, str(paths.staging), str(paths.exports), CONFIG, ds,
-            warehouse_query(paths.warehouse)), index=True)
+        paths, ds = RunPaths.from_env(), _ds(logical_date)
+        return str(run_gate(paths.workdir, "exports", ds, export_batches(
+            str(paths.staging), str(paths.exports), CONFIG, ds,
+            warehouse_query(paths.warehouse))))
 
     @task
     @fails_fast

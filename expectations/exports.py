@@ -1,13 +1,18 @@
 """The exports suite: what the staged payout batches of a date must satisfy before they
 are published.
 
-Four batches, read with Spark where the files are: the date's staged batch files together
-(their columns, whole positive amounts, timestamps with offset, the campaign), the payout
-ids of every file published so far plus the staged ones (a payout is paid exactly once),
-and one row per batch: its control record beside the file's own count, total, SHA-256 and
-header, the data package's entry, and the batch the marts name (marts.payout_batches), with
-the date's reconciliation (marts.payout_reconciliation) - so the files' totals are the
-marts' to the fen. The suites depend on the config only; the date picks the files.
+Three batches, read as finance reads the files (text, by their header): the date's staged
+batch files together (their columns, whole positive amounts, timestamps with offset, the
+campaign), the payout ids of every file published so far plus the staged ones (a payout is
+paid exactly once), and one row per batch: its control record beside the file's own count,
+total, SHA-256 and header, the data package's entry, and the batch the marts name
+(marts.payout_batches), with the date's reconciliation (marts.payout_reconciliation) - so
+the files' totals are the marts' to the fen. The suites depend on the config only; the
+date picks the files.
+
+The files are small whatever the campaign's size (a payout per member of a winning group,
+the draw's winners set by the config), and they are written by Python from the warehouse,
+not by Spark: they are validated as pandas frames, in the gate's process.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import csv
 import datetime as dt
 import hashlib
 import json
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from expectations.gate import holds, one_task_if_small, with_unique_flag
+from expectations.gate import holds
 from grouprebate.config import CampaignConfig
 from grouprebate.publish.payouts import (
     PAYOUT_COLUMNS,
@@ -34,19 +40,19 @@ FILE = "docs/rules.md §5 payout file"
 PAYOUT = "docs/rules.md §4 payout"
 CAMPAIGN = "docs/rules.md §2 campaign_id"
 # What Python's isoformat() writes for an aware datetime: seconds, optional micros, offset.
-ISO_WITH_OFFSET = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d"
-                   r":[0-5]\d(\.\d{6})?[+-]([01]\d|2[0-3]):[0-5]\d$")
-CONTROL_SCHEMA = ("campaign_id string, export_ds string, batch_id string, batch_number long, "
-                  "batch_count long, file string, row_count long, total_fen long, "
-                  "sha256 string, bytes long")
+# Patterns end with \Z, not $ (which also matches before a final newline); their groups
+# capture nothing (pandas warns about capturing ones).
+ISO_WITH_OFFSET = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d"
+                   r":[0-5]\d(?:\.\d{6})?[+-](?:[01]\d|2[0-3]):[0-5]\d\Z")
+# A control record's fields and their JSON types; a field missing or of another type is
+# missing (None), which makes the identities that use it false.
+CONTROL_FIELDS = {"campaign_id": str, "export_ds": str, "batch_id": str, "batch_number": int,
+                  "batch_count": int, "file": str, "row_count": int, "total_fen": int,
+                  "sha256": str, "bytes": int}
 # What the marts say the date's batch files hold (payout_ledger numbers the batches).
 MARTS_BATCHES_SQL = ("select file_name, batch_id, batch_number, batch_count, row_count, "
                      "total_fen from marts.payout_batches where export_ds = ?")
 RECONCILIATION_SQL = "select is_balanced from marts.payout_reconciliation where export_ds = ?"
-STAGED_SCHEMA = ("file string, staged boolean, in_marts boolean, in_package boolean, "
-                 "header_ok boolean, day_balanced boolean, file_sha256 string, file_bytes long, "
-                 "marts_batch_id string, marts_batch_number long, marts_batch_count long, "
-                 "marts_row_count long, marts_total_fen long")
 # The ids' check frame's flag: no other staged or published row has the row's payout_id.
 PAYOUT_ONCE = "payout_id_once"
 # Each batch beside its control record and the marts' row, for the sample.
@@ -60,8 +66,7 @@ def _meta(rule: str, clause: str) -> dict:
 
 
 def payout_file_suite(config: CampaignConfig) -> Any:
-    """Every value as finance reads it: Spark reads the file with every column a string,
-    so each type is a pattern on the text (column-map expectations: one aggregate query)."""
+    """Every value as finance reads it: text, so each type is a pattern on the text."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -74,13 +79,13 @@ def payout_file_suite(config: CampaignConfig) -> Any:
         for column in PAYOUT_COLUMNS]
     expectations += [
         gxe.ExpectColumnValuesToMatchRegex(
-            column="payout_id", regex=r"^[0-9a-f]{32}$",
+            column="payout_id", regex=r"^[0-9a-f]{32}\Z",
             meta=_meta(PAYOUT, "payout_id = the first 32 hex digits of the lowercase SHA-256")),
         gxe.ExpectColumnValuesToBeInSet(
             column="campaign_id", value_set=[config.campaign_id],
             meta=_meta(CAMPAIGN, "carried by every output file")),
         gxe.ExpectColumnValuesToMatchRegex(
-            column="amount_fen", regex=r"^[1-9][0-9]*$",
+            column="amount_fen", regex=r"^[1-9][0-9]*\Z",
             meta=_meta(PAYOUT, "amount = the part, a whole number of fen > 0 "
                                "(parts of 0 fen create no payout)")),
     ]
@@ -92,7 +97,7 @@ def payout_file_suite(config: CampaignConfig) -> Any:
 
 
 def payout_ids_suite() -> Any:
-    """Checks the flag PAYOUT_ONCE of the ids' check frame (gate.with_unique_flag)."""
+    """Checks the flag PAYOUT_ONCE of the ids' check frame (no other row has the id)."""
     import great_expectations as gx
 
     return gx.ExpectationSuite(name="exports.payout_ids", expectations=[
@@ -125,9 +130,28 @@ def control_record_suite() -> Any:
     ])
 
 
-def _read_payout_files(spark: Any, paths: list[str]) -> Any:
-    """Payout files as written: a header row, every value a string, quotes doubled."""
-    return spark.read.csv(paths, header=True, escape='"', multiLine=True)
+def _read_payout_file(path: Path) -> tuple[list[str], list[dict[str, str | None]]]:
+    """A payout file as finance reads it: the header row names the columns, every value is
+    text and an empty one is missing (None); a row with fewer values than the header misses
+    the rest, one with more has them dropped. An unreadable file fails the gate."""
+    from expectations.gate import QualityGateFailed
+
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            lines = csv.reader(handle)
+            header = next(lines, [])
+            return header, [{name: value or None
+                             for name, value in zip(header, row, strict=False)}
+                            for row in lines]
+    except csv.Error as exc:
+        raise QualityGateFailed(f"exports gate: {path} cannot be read as CSV: {exc}") from None
+
+
+def _frame(rows: list[dict], columns: list[str] | None = None) -> Any:
+    """Rows as a pandas frame of Python objects (no float for a missing integer)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def _header_ok(path: Path) -> bool:
@@ -167,58 +191,72 @@ def staged_rows(folder: Path, config: CampaignConfig, ds: dt.date, query: Query)
     return rows
 
 
-def control_check(spark: Any, staged: Any, folder: Path, rows: list[dict],
+def _control_record(path: Path) -> dict[str, Any]:
+    """A control record's fields, None where missing, of another type, or unreadable."""
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        record = None
+    record = record if isinstance(record, dict) else {}
+    return {name: value if isinstance(value, kind) and not isinstance(value, bool) else None
+            for name, kind in CONTROL_FIELDS.items() for value in [record.get(name)]}
+
+
+def _fen(value: str | None) -> Decimal | None:
+    """An amount as a number if it reads as one (a malformed amount fails its own
+    expectation, not the file's total)."""
+    try:
+        number = Decimal(value) if value is not None else None
+    except InvalidOperation:
+        return None
+    return number if number is not None and number.is_finite() else None
+
+
+def control_check(files: dict[str, list[dict]], folder: Path, rows: list[dict],
                   config: CampaignConfig, ds: dt.date) -> Any:
-    """One row per batch: its control record beside the file's own count, total and
-    digest and the marts' batch.
+    """One row per batch (`rows`: staged_rows): its control record beside the file's own
+    count, total and digest (`files`: each staged file's rows) and the marts' batch.
 
     A batch without a control record gets nulls, hence false identities; the file's total
     sums the amounts as decimals, so an amount that is not a whole number fails its own
     expectation rather than the total.
     """
-    from pyspark.sql import functions as F
-
-    totals = staged.groupBy(F.col("_metadata.file_name").alias("file")).agg(
-        F.count(F.lit(1)).alias("file_row_count"),
-        F.sum(F.col("amount_fen").try_cast("decimal(38, 9)")).alias("file_total_fen"))
-    controls = [str(folder / control_file_name(r["file"])) for r in rows
-                if (folder / control_file_name(r["file"])).is_file()]
-    control = (spark.read.json(controls, schema=CONTROL_SCHEMA, multiLine=True)
-               .withColumn("control_of", F.regexp_replace(
-                   F.col("_metadata.file_name"), r"\.control\.json$", ""))
-               if controls else spark.createDataFrame([], CONTROL_SCHEMA + ", control_of string"))
-    checks = (spark.createDataFrame(rows, STAGED_SCHEMA)
-              .join(totals, "file", "left")
-              .join(control.withColumnRenamed("file", "control_file")
-                    .withColumnRenamed("control_of", "file"), "file", "left"))
-    file_rows = F.when(F.col("staged"), F.coalesce("file_row_count", F.lit(0)))
-    file_total = F.when(F.col("staged"), F.coalesce("file_total_fen", F.lit(0)))
-    return checks.select(
-        "file", "marts_batch_id",
-        F.col("row_count").alias("control_row_count"), file_rows.alias("file_row_count"),
-        "marts_row_count", F.col("total_fen").alias("control_total_fen"),
-        file_total.alias("file_total_fen"), "marts_total_fen",
-        F.col("sha256").alias("control_sha256"), "file_sha256",
-        (F.col("staged") & F.col("in_marts") & F.col("in_package"))
-        .alias("staged_as_the_marts_name_it"),
-        F.col("header_ok").alias("header_is_the_contracts"),
-        (F.col("campaign_id").eqNullSafe(config.campaign_id)
-         & F.col("export_ds").eqNullSafe(ds.isoformat())
-         & F.col("control_file").eqNullSafe(F.col("file"))
-         & F.col("batch_id").eqNullSafe(F.col("marts_batch_id"))
-         & F.col("batch_number").eqNullSafe(F.col("marts_batch_number"))
-         & F.col("batch_count").eqNullSafe(F.col("marts_batch_count"))).alias("names_this_file"),
-        (F.col("row_count").eqNullSafe(file_rows)
-         & F.col("row_count").eqNullSafe(F.col("marts_row_count"))).alias("row_count_equals"),
-        (F.col("total_fen").eqNullSafe(file_total)
-         & F.col("total_fen").eqNullSafe(F.col("marts_total_fen"))).alias("total_fen_equals"),
-        (F.col("staged") & F.col("sha256").eqNullSafe(F.col("file_sha256"))
-         & F.col("bytes").eqNullSafe(F.col("file_bytes"))).alias("sha256_equals"),
-        F.col("day_balanced").alias("day_reconciles"))
+    checks = []
+    for row in rows:
+        file = row["file"]
+        control = _control_record(folder / control_file_name(file))
+        rows_of_file = files.get(file, [])
+        file_rows = len(rows_of_file) if row["staged"] else None
+        file_total = (sum((_fen(line.get("amount_fen")) or Decimal(0) for line in rows_of_file),
+                          Decimal(0)) if row["staged"] else None)
+        checks.append({
+            "file": file, "marts_batch_id": row["marts_batch_id"],
+            "control_row_count": control["row_count"], "file_row_count": file_rows,
+            "marts_row_count": row["marts_row_count"],
+            "control_total_fen": control["total_fen"], "file_total_fen": file_total,
+            "marts_total_fen": row["marts_total_fen"],
+            "control_sha256": control["sha256"], "file_sha256": row["file_sha256"],
+            "staged_as_the_marts_name_it": row["staged"] and row["in_marts"] and row["in_package"],
+            "header_is_the_contracts": row["header_ok"],
+            "names_this_file": (control["campaign_id"] == config.campaign_id
+                                and control["export_ds"] == ds.isoformat()
+                                and control["file"] == file
+                                and control["batch_id"] == row["marts_batch_id"]
+                                and control["batch_number"] == row["marts_batch_number"]
+                                and control["batch_count"] == row["marts_batch_count"]),
+            "row_count_equals": (control["row_count"] == file_rows
+                                 and control["row_count"] == row["marts_row_count"]),
+            "total_fen_equals": (control["total_fen"] == file_total
+                                 and control["total_fen"] == row["marts_total_fen"]),
+            "sha256_equals": (row["staged"] and control["sha256"] == row["file_sha256"]
+                              and control["bytes"] == row["file_bytes"]),
+            "day_reconciles": row["day_balanced"],
+        })
+    return _frame(checks)
 
 
-def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfig,
-                   ds: dt.date, query: Query) -> list:
+def export_batches(staging: str, exports: str, config: CampaignConfig, ds: dt.date,
+                   query: Query) -> list:
     """The staged batch files of ds, the payout ids of them and of every other date's
     published file, and one check row per batch against its control record and the
     marts (query reads them), as gate batches.
@@ -226,8 +264,6 @@ def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfi
     Nothing staged fails the gate; files without the payout columns are checked for
     their columns only (their ids and amounts cannot be read).
     """
-    from pyspark.sql import functions as F
-
     from expectations.gate import Batch, QualityGateFailed
 
     folder = Path(staging) / "payouts"
@@ -237,28 +273,27 @@ def export_batches(spark: Any, staging: str, exports: str, config: CampaignConfi
         raise QualityGateFailed(f"exports gate, ds={ds}: nothing staged at {package} and "
                                 f"{folder / batch_prefix(config, ds)}*.csv: stage the "
                                 "payouts first")
-    staged = _read_payout_files(spark, [str(p) for p in files])
+    staged = {path.name: _read_payout_file(path) for path in files}
+    lines = {name: rows for name, (_, rows) in staged.items()}
+    columns = list(dict.fromkeys(name for header, _ in staged.values() for name in header))
     table = f"staging/payouts/{batch_prefix(config, ds)}*.csv ({len(files)} file(s))"
-    batches = [Batch(table, payout_file_suite(config), one_task_if_small(staged, files),
-                     ("payout_id",), counts=False)]
-    if not set(PAYOUT_COLUMNS) <= set(staged.columns):
+    batches = [Batch(table, payout_file_suite(config),
+                     _frame([line for rows in lines.values() for line in rows], columns),
+                     ("payout_id",))]
+    if not set(PAYOUT_COLUMNS) <= set(columns):
         return batches
-    published = [str(p) for p in other_payout_files(Path(exports) / "payouts", config, ds)]
-    read = [*files, *published]
-    ids = staged.select("payout_id", F.concat(F.lit("staged "), F.col("_metadata.file_name"))
-                        .alias("file"))
-    if published:
-        ids = ids.unionByName(_read_payout_files(spark, published).select(
-            "payout_id", F.concat(F.lit("published "), F.col("_metadata.file_name"))
-            .alias("file")))
-    rows = staged_rows(folder, config, ds, query)
+    published = other_payout_files(Path(exports) / "payouts", config, ds)
+    ids = [{"payout_id": line.get("payout_id"), "file": f"staged {name}"}
+           for name, rows in lines.items() for line in rows]
+    ids += [{"payout_id": line.get("payout_id"), "file": f"published {path.name}"}
+            for path in published for line in _read_payout_file(path)[1]]
+    ids_frame = _frame(ids, ["payout_id", "file"])
+    ids_frame[PAYOUT_ONCE] = ~ids_frame.duplicated("payout_id", keep=False)
     return batches + [
         Batch(f"payout ids of {len(published)} published file(s) and {len(files)} staged",
-              payout_ids_suite(),
-              one_task_if_small(with_unique_flag(ids, ["payout_id"], PAYOUT_ONCE), read),
-              ("payout_id", "file"), counts=False),
+              payout_ids_suite(), ids_frame, ("payout_id", "file")),
         Batch(f"staging/payouts/{batch_prefix(config, ds)}*: control records and marts",
               control_record_suite(),
-              one_task_if_small(control_check(spark, staged, folder, rows, config, ds), files),
-              CONTROL_SAMPLE, counts=False),
+              control_check(lines, folder, staged_rows(folder, config, ds, query), config, ds),
+              CONTROL_SAMPLE),
     ]

@@ -111,7 +111,6 @@ def test_fails_fast_keeps_retries_for_errors_that_may_pass():
 
 
 def test_spark_tasks_use_the_spark_connection(dag):
-    for task_id in ("ingest_landing", "check_landing", "attribute_orders", "check_attribution",
-                    "check_exports"):
+    for task_id in ("ingest_landing", "check_landing", "attribute_orders", "check_attribution"):
         task = dag.get_task(task_id)
         assert task.conn_id == "spark_grouprebate"

@@ -104,9 +104,9 @@ def from_lines(lines_query):
     return query
 
 
-def gate(spark, config, workdir, root, query):
+def gate(config, workdir, root, query):
     return run_gate(workdir, "exports", DS, export_batches(
-        spark, str(root / "staging"), str(root / "exports"), config, DS, query))
+        str(root / "staging"), str(root / "exports"), config, DS, query))
 
 
 def failures(workdir) -> set[tuple[str, str, str | None]]:
@@ -115,7 +115,7 @@ def failures(workdir) -> set[tuple[str, str, str | None]]:
                           "where not success").fetchall())
 
 
-def test_staged_batches_from_the_marts_pass_and_publish(spark, config, workdir, tmp_path):
+def test_staged_batches_from_the_marts_pass_and_publish(config, workdir, tmp_path):
     claimed = dt.datetime(2018, 11, 13, 1, 0, 0, 123456, tzinfo=UTC)
     due = claimed + dt.timedelta(hours=24)
     marts = from_lines(fake_lines([
@@ -128,26 +128,26 @@ def test_staged_batches_from_the_marts_pass_and_publish(spark, config, workdir, 
     stage_payouts(marts, config, EARLIER, staging, exports)
     publish_payouts(staging, config, EARLIER, exports)
     stage_payouts(marts, config, DS, staging, exports)
-    summary = gate(spark, config, workdir, tmp_path, marts)
+    summary = gate(config, workdir, tmp_path, marts)
     assert summary.failed == 0 and summary.expectations == 21
     assert failures(workdir) == set()
     publish_payouts(staging, config, DS, exports)
     # A re-run of a published date: its own published files are not another date's.
     stage_payouts(marts, config, DS, staging, exports)
-    assert gate(spark, config, workdir, tmp_path, marts).failed == 0
+    assert gate(config, workdir, tmp_path, marts).failed == 0
 
 
-def test_a_date_without_payouts_passes_its_empty_batch(spark, config, workdir, tmp_path):
+def test_a_date_without_payouts_passes_its_empty_batch(config, workdir, tmp_path):
     marts = from_lines(fake_lines([]))
     result = stage_payouts(marts, config, DS, tmp_path / "staging", tmp_path / "exports")
     assert [c["row_count"] for c in result["batches"]] == [0]
-    assert gate(spark, config, workdir, tmp_path, marts).failed == 0
+    assert gate(config, workdir, tmp_path, marts).failed == 0
 
 
-def test_nothing_staged_fails_the_gate(spark, config, workdir, tmp_path):
+def test_nothing_staged_fails_the_gate(config, workdir, tmp_path):
     with pytest.raises(QualityGateFailed,
                        match="nothing staged at .*payouts_xhq-2018_2018-11-14.datapackage"):
-        gate(spark, config, workdir, tmp_path, marts_query({"batches": [], "balanced": True}))
+        gate(config, workdir, tmp_path, marts_query({"batches": [], "balanced": True}))
 
 
 FILE = "exports.payout_file"
@@ -180,6 +180,9 @@ CASES = {
     "an amount that is not whole fen": (
         [[payout("u1", "750.0"), payout("u2", "250")]], None,
         {(FILE, REGEX, "amount_fen")}, '"amount_fen": "750.0"'),
+    "an amount with a line break after it": (
+        [[payout("u1", "750\n"), payout("u2", "250")]], None,
+        {(FILE, REGEX, "amount_fen")}, '"amount_fen": "750\\n"'),
     "timestamps without offset": (
         [[payout("u1", claimed_at="2018-11-13T09:00:00"),
           payout("u2", due_by="2018-11-14 09:00:00+08:00")]], None,
@@ -226,31 +229,31 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_a_bad_staged_batch_fails_exactly_the_expectation_it_breaks(
-        spark, config, workdir, tmp_path, case):
+        config, workdir, tmp_path, case):
     batches, change, broken, named = CASES[case]
     answer = stage(tmp_path / "staging" / "payouts", config, DS, *batches)
     with pytest.raises(QualityGateFailed) as failed:
-        gate(spark, config, workdir, tmp_path, marts_query((change or dict)(answer)))
+        gate(config, workdir, tmp_path, marts_query((change or dict)(answer)))
     assert failures(workdir) == broken
     message = str(failed.value)
     assert all(f"suite {suite}: {expectation}" in message for suite, expectation, _ in broken)
     assert named in message
 
 
-def test_a_batch_missing_from_the_data_package_fails(spark, config, workdir, tmp_path):
+def test_a_batch_missing_from_the_data_package_fails(config, workdir, tmp_path):
     folder = tmp_path / "staging" / "payouts"
     answer = stage(folder, config, DS, GOOD)
     (folder / package_file_name(config, DS)).write_bytes(json_bytes({"resources": []}))
     with pytest.raises(QualityGateFailed, match="staged_as_the_marts_name_it"):
-        gate(spark, config, workdir, tmp_path, marts_query(answer))
+        gate(config, workdir, tmp_path, marts_query(answer))
     assert failures(workdir) == {(CONTROL, IN_SET, "staged_as_the_marts_name_it")}
 
 
-def test_a_payout_already_published_on_an_earlier_date_fails(spark, config, workdir, tmp_path):
+def test_a_payout_already_published_on_an_earlier_date_fails(config, workdir, tmp_path):
     stage(tmp_path / "exports" / "payouts", config, EARLIER, [payout("u0"), payout("u2")])
     answer = stage(tmp_path / "staging" / "payouts", config, DS, GOOD)
     with pytest.raises(QualityGateFailed) as failed:
-        gate(spark, config, workdir, tmp_path, marts_query(answer))
+        gate(config, workdir, tmp_path, marts_query(answer))
     assert failures(workdir) == {
         ("exports.payout_ids", "expect_column_values_to_be_in_set", "payout_id_once")}
     message = str(failed.value)
@@ -258,11 +261,21 @@ def test_a_payout_already_published_on_an_earlier_date_fails(spark, config, work
     assert f'"file": "staged {batch_name(DS, 1)}"' in message
 
 
-def test_a_file_without_the_payout_columns_fails_on_its_columns(spark, config, workdir,
+def test_a_file_without_the_payout_columns_fails_on_its_columns(config, workdir,
                                                                  tmp_path):
     columns = tuple(c for c in PAYOUT_COLUMNS if c != "amount_fen")
     answer = stage(tmp_path / "staging" / "payouts", config, DS, (GOOD, columns))
     with pytest.raises(QualityGateFailed,
                        match="expect_table_columns_to_match_set failed"):
-        gate(spark, config, workdir, tmp_path, marts_query(answer))
+        gate(config, workdir, tmp_path, marts_query(answer))
     assert (FILE, "expect_table_columns_to_match_set", None) in failures(workdir)
+
+
+def test_a_file_that_cannot_be_read_as_csv_fails_the_gate_naming_it(config, workdir, tmp_path):
+    """A value longer than Python's csv field limit: the file cannot be parsed, and the
+    gate says which file, instead of a traceback."""
+    answer = stage(tmp_path / "staging" / "payouts", config, DS,
+                   [payout("u1", user_id="x" * 200_000)])
+    with pytest.raises(QualityGateFailed,
+                       match=f"{batch_name(DS, 1)} cannot be read as CSV: field larger"):
+        gate(config, workdir, tmp_path, marts_query(answer))

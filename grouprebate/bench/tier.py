@@ -150,7 +150,7 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
                                         paths.staging, paths.exports)
             with rec.measure("exports_gate"):
                 run_gate(workdir, "exports", ds, export_batches(
-                    spark, str(paths.staging), str(paths.exports), config, ds,
+                    str(paths.staging), str(paths.exports), config, ds,
                     duckdb_query(paths.warehouse)))
             with rec.measure(EXPORT):
                 publish_payouts(paths.staging, config, ds, paths.exports)
