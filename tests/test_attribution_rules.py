@@ -196,6 +196,34 @@ def test_last_touch_tie_goes_to_the_smallest_share_id(results):
 
 
 @story
+def buyer_shares_last_twice(rows):
+    rows["shares"] += [share("s2", "g1", "d", "i1", "11-03 10:00"),
+                       share("s3", "g1", "b", "i1", "11-04 10:00"),
+                       share("s4", "g1", "b", "i1", "11-04 11:00")]
+
+
+@story
+def buyer_shares_between_others(rows):
+    rows["shares"] += [share("s2", "g1", "b", "i1", "11-03 10:00"),
+                       share("s3", "g1", "d", "i1", "11-04 10:00"),
+                       share("s4", "g1", "b", "i1", "11-05 10:00")]  # at the payment instant
+
+
+@story
+def only_the_buyer_shares_after_a_tie(rows):
+    rows["shares"] = [share("s1", "g1", "b", "i1", "11-02 10:00"),
+                      share("s9", "g1", "a", "i1", "11-02 10:00"),
+                      share("s3", "g1", "b", "i1", "11-04 10:00")]
+
+
+def test_the_buyers_own_latest_shares_give_way_to_the_latest_by_another_sharer(results):
+    assert attributed(results[buyer_shares_last_twice]) == {"o1": ("g1", "s2", 1000)}
+    assert attributed(results[buyer_shares_between_others]) == {"o1": ("g1", "s3", 1000)}
+    # s1 is the tie's smallest share_id, but the buyer's: the other share of the instant
+    assert attributed(results[only_the_buyer_shares_after_a_tie]) == {"o1": ("g1", "s9", 1000)}
+
+
+@story
 def later_touch_in_a_second_group(rows):
     rows["groups"].append(group("g2", "c"))
     rows["memberships"] += [join("n0", "g2", "c", "10-25 10:00"),
