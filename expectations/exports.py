@@ -23,7 +23,7 @@ import hashlib
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from expectations.gate import holds
 from grouprebate.config import CampaignConfig
@@ -119,6 +119,8 @@ def control_record_suite() -> Any:
                                                 "marts.payout_batches, each in the data package "
                                                 "with its size and SHA-256"),
         identity("header_is_the_contracts", "a header row of the payout columns, in order"),
+        identity("lines_match_the_header", "every line holds one value per column of the "
+                                           "header"),
         identity("names_this_file", "the control record names the file's campaign_id, "
                                     "export_ds, file and the marts' batch id, number and count"),
         identity("row_count_equals", "the control's row_count is the file's rows and the marts'"),
@@ -130,21 +132,32 @@ def control_record_suite() -> Any:
     ])
 
 
-def _read_payout_file(path: Path) -> tuple[list[str], list[dict[str, str | None]]]:
+class PayoutFile(NamedTuple):
+    """A payout file as read: its header, its rows by the header's names, and how many of
+    its lines hold another number of values than the header names."""
+
+    header: list[str]
+    rows: list[dict[str, str | None]]
+    ragged: int
+
+
+def _read_payout_file(path: Path) -> PayoutFile:
     """A payout file as finance reads it: the header row names the columns, every value is
-    text and an empty one is missing (None); a row with fewer values than the header misses
-    the rest, one with more has them dropped. An unreadable file fails the gate."""
+    text and an empty one is missing (None); a line with fewer values than the header misses
+    the rest, one with more has them dropped, and both are counted (the control record's
+    `lines_match_the_header` fails on them). An unreadable file fails the gate."""
     from expectations.gate import QualityGateFailed
 
     try:
         with path.open(newline="", encoding="utf-8", errors="replace") as handle:
             lines = csv.reader(handle)
             header = next(lines, [])
-            return header, [{name: value or None
-                             for name, value in zip(header, row, strict=False)}
-                            for row in lines]
+            values = list(lines)
     except csv.Error as exc:
         raise QualityGateFailed(f"exports gate: {path} cannot be read as CSV: {exc}") from None
+    rows = [{name: value or None for name, value in zip(header, row, strict=False)}
+            for row in values]
+    return PayoutFile(header, rows, sum(len(row) != len(header) for row in values))
 
 
 def _frame(rows: list[dict], columns: list[str] | None = None) -> Any:
@@ -212,10 +225,10 @@ def _fen(value: str | None) -> Decimal | None:
     return number if number is not None and number.is_finite() else None
 
 
-def control_check(files: dict[str, list[dict]], folder: Path, rows: list[dict],
+def control_check(files: dict[str, PayoutFile], folder: Path, rows: list[dict],
                   config: CampaignConfig, ds: dt.date) -> Any:
     """One row per batch (`rows`: staged_rows): its control record beside the file's own
-    count, total and digest (`files`: each staged file's rows) and the marts' batch.
+    count, total and digest (`files`: each staged file, by name) and the marts' batch.
 
     A batch without a control record gets nulls, hence false identities; the file's total
     sums the amounts as decimals, so an amount that is not a whole number fails its own
@@ -225,7 +238,8 @@ def control_check(files: dict[str, list[dict]], folder: Path, rows: list[dict],
     for row in rows:
         file = row["file"]
         control = _control_record(folder / control_file_name(file))
-        rows_of_file = files.get(file, [])
+        read = files.get(file)
+        rows_of_file = read.rows if read else []
         file_rows = len(rows_of_file) if row["staged"] else None
         file_total = (sum((_fen(line.get("amount_fen")) or Decimal(0) for line in rows_of_file),
                           Decimal(0)) if row["staged"] else None)
@@ -238,6 +252,7 @@ def control_check(files: dict[str, list[dict]], folder: Path, rows: list[dict],
             "control_sha256": control["sha256"], "file_sha256": row["file_sha256"],
             "staged_as_the_marts_name_it": row["staged"] and row["in_marts"] and row["in_package"],
             "header_is_the_contracts": row["header_ok"],
+            "lines_match_the_header": read is not None and read.ragged == 0,
             "names_this_file": (control["campaign_id"] == config.campaign_id
                                 and control["export_ds"] == ds.isoformat()
                                 and control["file"] == file
@@ -274,19 +289,18 @@ def export_batches(staging: str, exports: str, config: CampaignConfig, ds: dt.da
                                 f"{folder / batch_prefix(config, ds)}*.csv: stage the "
                                 "payouts first")
     staged = {path.name: _read_payout_file(path) for path in files}
-    lines = {name: rows for name, (_, rows) in staged.items()}
-    columns = list(dict.fromkeys(name for header, _ in staged.values() for name in header))
+    columns = list(dict.fromkeys(name for read in staged.values() for name in read.header))
     table = f"staging/payouts/{batch_prefix(config, ds)}*.csv ({len(files)} file(s))"
     batches = [Batch(table, payout_file_suite(config),
-                     _frame([line for rows in lines.values() for line in rows], columns),
+                     _frame([line for read in staged.values() for line in read.rows], columns),
                      ("payout_id",))]
     if not set(PAYOUT_COLUMNS) <= set(columns):
         return batches
     published = other_payout_files(Path(exports) / "payouts", config, ds)
     ids = [{"payout_id": line.get("payout_id"), "file": f"staged {name}"}
-           for name, rows in lines.items() for line in rows]
+           for name, read in staged.items() for line in read.rows]
     ids += [{"payout_id": line.get("payout_id"), "file": f"published {path.name}"}
-            for path in published for line in _read_payout_file(path)[1]]
+            for path in published for line in _read_payout_file(path).rows]
     ids_frame = _frame(ids, ["payout_id", "file"])
     ids_frame[PAYOUT_ONCE] = ~ids_frame.duplicated("payout_id", keep=False)
     return batches + [
@@ -294,6 +308,6 @@ def export_batches(staging: str, exports: str, config: CampaignConfig, ds: dt.da
               payout_ids_suite(), ids_frame, ("payout_id", "file")),
         Batch(f"staging/payouts/{batch_prefix(config, ds)}*: control records and marts",
               control_record_suite(),
-              control_check(lines, folder, staged_rows(folder, config, ds, query), config, ds),
+              control_check(staged, folder, staged_rows(folder, config, ds, query), config, ds),
               CONTROL_SAMPLE),
     ]

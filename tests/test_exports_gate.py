@@ -129,7 +129,7 @@ def test_staged_batches_from_the_marts_pass_and_publish(config, workdir, tmp_pat
     publish_payouts(staging, config, EARLIER, exports)
     stage_payouts(marts, config, DS, staging, exports)
     summary = gate(config, workdir, tmp_path, marts)
-    assert summary.failed == 0 and summary.expectations == 21
+    assert summary.failed == 0 and summary.expectations == 22
     assert failures(workdir) == set()
     publish_payouts(staging, config, DS, exports)
     # A re-run of a published date: its own published files are not another date's.
@@ -222,7 +222,8 @@ CASES = {
         [GOOD], other_marts_batch,
         {(CONTROL, IN_SET, "staged_as_the_marts_name_it"), (CONTROL, IN_SET, "names_this_file"),
          (CONTROL, IN_SET, "row_count_equals"), (CONTROL, IN_SET, "total_fen_equals"),
-         (CONTROL, IN_SET, "sha256_equals"), (CONTROL, IN_SET, "header_is_the_contracts")},
+         (CONTROL, IN_SET, "sha256_equals"), (CONTROL, IN_SET, "header_is_the_contracts"),
+         (CONTROL, IN_SET, "lines_match_the_header")},
         f'"file": "{batch_name(DS, 2)}"'),
 }
 
@@ -279,3 +280,17 @@ def test_a_file_that_cannot_be_read_as_csv_fails_the_gate_naming_it(config, work
     with pytest.raises(QualityGateFailed,
                        match=f"{batch_name(DS, 1)} cannot be read as CSV: field larger"):
         gate(config, workdir, tmp_path, marts_query(answer))
+
+
+def test_a_line_with_more_values_than_the_header_fails(config, workdir, tmp_path):
+    """The extra value would be dropped by a reader that maps values to the header's
+    names; the control record counts the line's values instead."""
+    folder = tmp_path / "staging" / "payouts"
+    answer = stage(folder, config, DS, GOOD)
+    path = folder / batch_name(DS, 1)
+    header, first, second = path.read_bytes().decode().splitlines()
+    path.write_bytes(f"{header}\n{first},extra\n{second}\n".encode())
+    with pytest.raises(QualityGateFailed, match="lines_match_the_header"):
+        gate(config, workdir, tmp_path, marts_query(answer))
+    assert (CONTROL, IN_SET, "lines_match_the_header") in failures(workdir)
+    assert (FILE, REGEX, "amount_fen") not in failures(workdir)
