@@ -167,11 +167,6 @@ def _frame(rows: list[dict], columns: list[str] | None = None) -> Any:
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
-def _header_ok(path: Path) -> bool:
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        return next(csv.reader(handle), None) == list(PAYOUT_COLUMNS)
-
-
 def _packaged(package_path: Path) -> dict[str, tuple[str, int]]:
     """The data package's files with their announced digest and size; none if unreadable."""
     try:
@@ -196,7 +191,7 @@ def staged_rows(folder: Path, config: CampaignConfig, ds: dt.date, query: Query)
             "file": name, "staged": path is not None, "in_marts": name in marts,
             "in_package": path is not None and packaged.get(name) == (f"sha256:{digest}",
                                                                       len(data)),
-            "header_ok": path is not None and _header_ok(path), "day_balanced": balanced,
+            "day_balanced": balanced,
             "file_sha256": digest, "file_bytes": len(data) if path else None,
             **dict(zip(("marts_batch_id", "marts_batch_number", "marts_batch_count",
                         "marts_row_count", "marts_total_fen"), batch, strict=True)),
@@ -218,11 +213,13 @@ def _control_record(path: Path) -> dict[str, Any]:
 def _fen(value: str | None) -> Decimal | None:
     """An amount as a number if it reads as one (a malformed amount fails its own
     expectation, not the file's total)."""
+    if value is None:
+        return None
     try:
-        number = Decimal(value) if value is not None else None
+        number = Decimal(value)
     except InvalidOperation:
         return None
-    return number if number is not None and number.is_finite() else None
+    return number if number.is_finite() else None
 
 
 def control_check(files: dict[str, PayoutFile], folder: Path, rows: list[dict],
@@ -251,7 +248,7 @@ def control_check(files: dict[str, PayoutFile], folder: Path, rows: list[dict],
             "marts_total_fen": row["marts_total_fen"],
             "control_sha256": control["sha256"], "file_sha256": row["file_sha256"],
             "staged_as_the_marts_name_it": row["staged"] and row["in_marts"] and row["in_package"],
-            "header_is_the_contracts": row["header_ok"],
+            "header_is_the_contracts": read is not None and read.header == list(PAYOUT_COLUMNS),
             "lines_match_the_header": read is not None and read.ragged == 0,
             "names_this_file": (control["campaign_id"] == config.campaign_id
                                 and control["export_ds"] == ds.isoformat()
