@@ -39,11 +39,15 @@ def quality_context(workdir: Path) -> Any:
         context.variables.save()
         context = gx.get_context(mode="file", project_root_dir=str(workdir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    page = {"module_name": "expectations.views", "class_name": "PageView"}
     site = {
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                           "base_directory": str(data_docs_dir(workdir).resolve())},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": {
+            "module_name": "expectations.views", "class_name": "IndexPageView"}},
+        "site_section_builders": {section: {"view": page}
+                                  for section in ("expectations", "validations", "profiling")},
     }
     sites = context.get_config().data_docs_sites or {}
     if sites.get(DOCS_SITE) != site:

@@ -30,10 +30,10 @@ ONE_TASK_BYTES = 64 * 1024 * 1024
 CRITICAL = "critical"
 log = logging.getLogger(__name__)
 RESULT_COLUMNS = {
-    "run_ds": "date", "stage": "varchar", "suite": "varchar", "table_name": "varchar",
-    "expectation": "varchar", "column_name": "varchar", "rule": "varchar",
-    "severity": "varchar", "success": "boolean", "observed_value": "varchar",
-    "element_count": "bigint", "unexpected_count": "bigint", "unexpected_sample": "varchar",
+    "run_ds": "date32", "stage": "string", "suite": "string", "table_name": "string",
+    "expectation": "string", "column_name": "string", "rule": "string",
+    "severity": "string", "success": "bool", "observed_value": "string",
+    "element_count": "int64", "unexpected_count": "int64", "unexpected_sample": "string",
 }
 
 
@@ -150,13 +150,16 @@ def results_path(workdir: Path, stage: str, ds: dt.date) -> Path:
 # The checkpoints this process has registered, by work directory, suite, keys, data
 # source and counts: a suite that has not changed is not written to the GX project again
 # on the next date.
-_REGISTERED: dict[tuple[str, str, tuple[str, ...], str, bool], tuple[Any, Any]] = {}
+_REGISTERED: dict[tuple[str, str, str, tuple[str, ...], str, bool], tuple[Any, Any]] = {}
 
 
 def _registered(context: Any, workdir: Path, batch: Batch) -> tuple[Any, Any]:
+    """The batch's checkpoints, registered on first use. The key holds the suite's name and
+    its expectations' repr, which shows every field of each and costs far less than
+    serializing the suite."""
     source = _source_of(batch.frame)
-    key = (str(workdir.resolve()), json.dumps(batch.suite.to_json_dict(), sort_keys=True,
-                                              default=str), batch.keys, source, batch.counts)
+    key = (str(workdir.resolve()), batch.suite.name, repr(batch.suite.expectations),
+           batch.keys, source, batch.counts)
     if key not in _REGISTERED:
         _REGISTERED[key] = _checkpoints(context, batch.suite, batch.keys, source, batch.counts)
     return _REGISTERED[key]
@@ -244,20 +247,16 @@ def _rows(stage: str, ds: dt.date, batch: Batch, validation: Any) -> list[dict]:
 
 
 def write_results(workdir: Path, stage: str, ds: dt.date, rows: list[dict]) -> Path:
-    """Overwrite this stage's results of ds (a re-run replaces them) as one Parquet file."""
-    import duckdb
+    """Overwrite this stage's results of ds (a re-run replaces them) as one Parquet file,
+    written aside and renamed so a reader never sees half of it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     path = results_path(workdir, stage, ds)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS.items())
-    con.execute(f"create table results ({columns})")
-    if rows:
-        con.executemany(f"insert into results values ({', '.join('?' * len(RESULT_COLUMNS))})",
-                        [[row[name] for name in RESULT_COLUMNS] for row in rows])
+    schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in RESULT_COLUMNS.items()])
     partial = path.with_suffix(".parquet.tmp")
-    con.execute(f"copy results to '{partial}' (format parquet)")
-    con.close()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), partial)
     partial.replace(path)
     return path
 

@@ -102,3 +102,22 @@ def test_the_gx_project_names_no_config_variables_file(tmp_path, config):
     assert gate(tmp_path, config).failed == 0
     reopened = gx.get_context(mode="file", project_root_dir=str(tmp_path))
     assert reopened.variables.config_variables_file_path is None
+
+
+def test_data_docs_compile_their_templates_once(tmp_path, config, monkeypatch):
+    """GX makes a new Jinja environment for each build of the site; the site's views keep
+    the compiled templates in Jinja's bytecode cache, so a later gate compiles none."""
+    import jinja2
+
+    assert gate(tmp_path, config).failed == 0  # a new machine compiles them here
+    compiled = []
+    compile_template = jinja2.Environment.compile
+
+    def counted(self, source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_template(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    assert gate(tmp_path, config).failed == 0
+    assert (tmp_path / "data-docs" / "index.html").is_file()
+    assert compiled == []
