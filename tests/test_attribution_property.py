@@ -87,7 +87,7 @@ def with_instants(rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
             for name, table in rows.items()}
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(batch=st.lists(campaigns(), min_size=1, max_size=8))
