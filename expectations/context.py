@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DOCS_SITE = "grouprebate"
+VIEWS = "expectations.views"  # the site's page views (GX imports it by name)
 SPARK_SOURCE = "spark"
 PANDAS_SOURCE = "pandas"
 
@@ -39,13 +40,13 @@ def quality_context(workdir: Path) -> Any:
         context.variables.save()
         context = gx.get_context(mode="file", project_root_dir=str(workdir))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    page = {"module_name": "expectations.views", "class_name": "PageView"}
+    page = {"module_name": VIEWS, "class_name": "PageView"}
     site = {
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                           "base_directory": str(data_docs_dir(workdir).resolve())},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": {
-            "module_name": "expectations.views", "class_name": "IndexPageView"}},
+            "module_name": VIEWS, "class_name": "IndexPageView"}},
         "site_section_builders": {section: {"view": page}
                                   for section in ("expectations", "validations", "profiling")},
     }
