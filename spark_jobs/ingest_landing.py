@@ -122,13 +122,20 @@ class SourceCounts:
 
 
 # A landing file up to this size once decompressed is read whole, as one row, and cut
-# into lines; larger ones are read line by line, one line in memory at a time.
-WHOLE_FILE_MAX_BYTES = 64 * 1024 * 1024
+# into lines; larger ones are read line by line, one line in memory at a time. Whole
+# reads spare a small file the shuffle that numbers lines, but one task cuts the whole
+# file with regular expressions: above a few MiB the line reader's parallel splits and
+# shuffle cost less (benchmarks/results/ingest_whole_file_reads.json), and a task
+# holds a few copies of the file, not of a 64 MiB one.
+WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024
 # Hadoop's line reader ends a line at LF, CR or CR LF; so do whole-file reads.
 LINE_END = "\r\n|\r|\n"
 # One character per byte: whole files are cut into lines without decoding them, so a
 # line that is not UTF-8 keeps its bytes (as Hadoop's line reader keeps them).
 BYTES_AS_TEXT = "ISO-8859-1"
+# A day's repeated keys are broadcast to its rows up to this many; more (a whole earlier
+# day delivered again, say) are joined by a shuffle, which bounds the broadcast's memory.
+BROADCAST_REPEATS = 1_000_000
 # Hadoop's line reader holds at most this many bytes of a line and skips longer lines
 # (Hadoop's own setting, passed through the read's options).
 HADOOP_MAX_LINE = "mapreduce.input.linerecordreader.line.maxlength"
@@ -239,28 +246,43 @@ def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
     The first arrival is the earliest ds, then file name, then line; `earlier`
     holds (source, key, row_hash, ds, file, line) of rows ingested on previous days. A key
     is there once unless a re-run of an earlier date read a late file that delivered it
-    again; the earliest of its rows is then the reference, on every later date. Only the
-    earlier rows of the day's keys are aggregated, and a normal day's keys are broadcast
-    to the scan of the history, which is then never shuffled.
+    again; the earliest of its rows is then the reference, on every later date.
+
+    Only the day's repeated keys (delivered twice that day, or on an earlier day too)
+    need a reference, and on a normal day they are few: one aggregation over the keys
+    alone (the day's and the history's) finds them, and the day's rows meet their
+    references in a broadcast join. The day's rows themselves, raw lines included, are
+    never shuffled.
     """
-    first_today = Window.partitionBy("source", "key").orderBy("file", "line")
-    ranked = parsed.withColumn("arrival", F.row_number().over(first_today)).withColumn(
-        "first_hash", F.first("row_hash").over(first_today)
-    )
-    seen_today = parsed.where(F.col("key").isNotNull()).select("source", "key")
-    prior = earlier.join(seen_today, on=["source", "key"], how="left_semi").groupBy(
+    keyed = parsed.where(F.col("key").isNotNull())
+    seen = keyed.select("source", "key", F.lit(1).alias("today")).unionByName(
+        earlier.select("source", "key", F.lit(0).alias("today")))
+    repeated = materialized(seen.groupBy("source", "key").agg(
+        F.sum("today").alias("today"), F.count(F.lit(1)).alias("seen")).where(
+        (F.col("today") > 0) & (F.col("seen") > 1)).select("source", "key"))
+    few = repeated.count() <= BROADCAST_REPEATS
+
+    def small(frame: DataFrame) -> DataFrame:
+        return F.broadcast(frame) if few else frame
+
+    first_today = keyed.join(small(repeated), ["source", "key"], "left_semi").groupBy(
+        "source", "key").agg(
+        F.min(F.struct("file", "line")).alias("first_at"),
+        F.min_by("row_hash", F.struct("file", "line")).alias("first_hash"))
+    prior = earlier.join(small(repeated), ["source", "key"], "left_semi").groupBy(
         "source", "key").agg(
         F.min_by("row_hash", F.struct("ds", "file", "line")).alias("prior_hash"))
-    joined = ranked.join(prior, on=["source", "key"], how="left")
+    references = first_today.join(prior, ["source", "key"], "left")
+    joined = parsed.join(small(references), ["source", "key"], "left")
+    is_first = F.col("prior_hash").isNull() & (F.struct("file", "line") == F.col("first_at"))
     reference = F.coalesce(F.col("prior_hash"), F.col("first_hash"))
-    is_first = F.col("prior_hash").isNull() & (F.col("arrival") == 1)
     return joined.withColumn(
         "arrival_kind",
         F.when(F.col("reason").isNotNull(), "invalid")
-        .when(is_first, "new")
+        .when(F.col("first_at").isNull() | is_first, "new")
         .when(F.col("row_hash") == reference, "duplicate")
         .otherwise("conflict"),
-    )
+    ).drop("first_at", "first_hash", "prior_hash")
 
 
 def quarantine_rows(classified: DataFrame) -> DataFrame:

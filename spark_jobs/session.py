@@ -14,10 +14,16 @@ ADAPTIVE_SHUFFLE_PARTITIONS = "512"
 FIXED_SHUFFLE_PARTITIONS = "8"
 # A join side Spark estimates below this size is broadcast instead of shuffled (its
 # default is 10 MiB). The attribution's small sides (membership intervals, the
-# qualifying shares, a normal day's keys in ingest's dedup) stay below it up to
-# millions of rows, and a broadcast spares the shuffle of the large side; the orders
-# and the history of a large campaign stay above it and are shuffled.
+# qualifying shares) stay below it up to millions of rows, and a broadcast spares the
+# shuffle of the large side; the orders of a large campaign stay above it and are
+# shuffled.
 BROADCAST_JOIN_BYTES = str(64 * 1024 * 1024)
+# HotSpot leaves methods over 8,000 bytes of bytecode to the interpreter. Whole-stage
+# code generation writes one method for all the expressions of a stage, and the
+# ingest's parse (the contract's checks of every field) makes one far over that:
+# compiled, the parse takes about a third less time
+# (benchmarks/results/ingest_at_scale.json).
+JVM_OPTIONS = "-XX:-DontCompileHugeMethods"
 
 
 def configure(spark: SparkSession) -> SparkSession:
@@ -53,5 +59,6 @@ def get_spark(app_name: str) -> SparkSession:
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.adaptive.enabled", "true")
             .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
+            .config("spark.driver.extraJavaOptions", JVM_OPTIONS)
         )
     return configure(builder.getOrCreate())

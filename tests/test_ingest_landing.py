@@ -140,12 +140,16 @@ def test_first_arrival_wins_across_days(spark, tmp_path, config, first_day):
     assert not [r for r in rows(spark, lake / "orders" / f"ds={NEXT}") if r["order_id"] == "o1"]
 
 
-def test_a_key_delivered_again_by_a_late_file_keeps_its_earliest_arrival(spark, tmp_path,
-                                                                          config):
+@pytest.mark.parametrize("broadcast", [True, False], ids=["few-repeats", "many-repeats"])
+def test_a_key_delivered_again_by_a_late_file_keeps_its_earliest_arrival(
+        spark, tmp_path, config, monkeypatch, broadcast):
     """o9 arrives on NEXT (total 7); a late file of DS brings o9 with total 8 and DS is
     re-run, so the lake holds o9 in both partitions. A later date compares with DS's row,
     the earliest, however the partitions are read: NEXT's file is the larger one, which
-    Spark reads first."""
+    Spark reads first. The same whether the day's repeated keys are broadcast or, past
+    BROADCAST_REPEATS (a whole day delivered again), joined by a shuffle."""
+    if not broadcast:
+        monkeypatch.setattr(ingest_landing, "BROADCAST_REPEATS", 0)
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     later = NEXT + dt.timedelta(days=1)
     write(landing, "orders", DS, [order("f0")])
