@@ -125,8 +125,8 @@ class SourceCounts:
 # into lines; larger ones are read line by line, one line in memory at a time. Whole
 # reads spare a small file the shuffle that numbers lines, but one task cuts the whole
 # file with regular expressions: above a few MiB the line reader's parallel splits and
-# shuffle cost less (benchmarks/results/ingest_whole_file_reads.json), and a task
-# holds a few copies of the file, not of a 64 MiB one.
+# shuffle cost less (benchmarks/results/ingest_at_scale.json), and the task holds only
+# a few copies of a small file.
 WHOLE_FILE_MAX_BYTES = 4 * 1024 * 1024
 # Hadoop's line reader ends a line at LF, CR or CR LF; so do whole-file reads.
 LINE_END = "\r\n|\r|\n"
