@@ -23,7 +23,13 @@ BROADCAST_JOIN_BYTES = str(64 * 1024 * 1024)
 # ingest's parse (the contract's checks of every field) makes one far over that:
 # compiled, the parse takes about a third less time
 # (benchmarks/results/ingest_at_scale.json).
-JVM_OPTIONS = "-XX:-DontCompileHugeMethods"
+# The contract admits JSON nested 999 levels deep (grouprebate.contract.MAX_JSON_DEPTH),
+# and Spark's VARIANT code walks such a value recursively, a few frames per level: before
+# the JIT compiles that code, objects nested that deep overflow the JVM's default 1 MiB
+# thread stack, and a task whose stack overflows takes the whole JVM down (2 MiB holds
+# them; tests/test_hostile_input.py runs the worst case).
+THREAD_STACK = "-Xss4m"
+JVM_OPTIONS = f"-XX:-DontCompileHugeMethods {THREAD_STACK}"
 
 
 def configure(spark: SparkSession) -> SparkSession:

@@ -9,6 +9,9 @@ import datetime as dt
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -53,6 +56,12 @@ def nested(depth: int) -> bytes:
     """An order whose extra field is nested `depth` levels deep counting the order itself."""
     inner = b"[" * (depth - 1) + b"]" * (depth - 1)
     return line(order(f"deep{depth}"))[:-1] + b', "x": ' + inner + b"}"
+
+
+def nested_objects(depth: int) -> bytes:
+    """An order whose extra field holds objects nested `depth` levels deep counting the order."""
+    inner = b'{"x": ' * (depth - 1) + b"0" + b"}" * (depth - 1)
+    return line(order(f"deep-objects{depth}"))[:-1] + b', "x": ' + inner + b"}"
 
 
 # file name -> its bytes; line numbers below count every physical line, blank or not.
@@ -277,6 +286,35 @@ def test_ingest_command_line_reports_a_broken_file_in_one_line(spark, tmp_path, 
     assert code == 1
     assert error.startswith(f"error: {folder / 'b.jsonl.gz'}: cannot be read to its end")
     assert error.count("\n") == 1
+
+
+# The JIT never compiles Spark's VARIANT code: its frames stay the interpreter's, the
+# largest they get, as in a JVM that has not warmed up yet.
+VARIANT_CODE_INTERPRETED = ("-XX:CompileCommand=quiet "
+                            "-XX:CompileCommand=exclude,org.apache.spark.types.variant.*::*")
+
+
+@pytest.mark.e2e
+def test_the_deepest_lines_the_contract_admits_do_not_overflow_a_tasks_stack(tmp_path, config):
+    """A task whose stack overflows takes Spark's JVM down, so the ingest job runs in a JVM
+    of its own, started with the options every session gets (spark_jobs.session.JVM_OPTIONS).
+    Nested objects take more stack per level than arrays: without THREAD_STACK, the
+    JVM's default 1 MiB, the object line kills the job."""
+    from tests.conftest import CONFIG_PATH
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    folder = write_files(landing, {"a.jsonl": nested(contract.MAX_JSON_DEPTH) + b"\n"
+                                   + nested_objects(contract.MAX_JSON_DEPTH) + b"\n"})
+    assert python_reasons(folder, config) == {}
+    env = {**os.environ, "SPARK_MASTER": "local[1]", "JAVA_TOOL_OPTIONS": VARIANT_CODE_INTERPRETED}
+    env.pop("SPARK_REMOTE", None)
+    job = subprocess.run(
+        [sys.executable, "-m", "spark_jobs.ingest_landing", "--landing", str(landing),
+         "--lake", str(lake), "--config", str(CONFIG_PATH), "--ds", str(DS)],
+        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+        timeout=600)
+    assert job.returncode == 0, job.stderr[-3000:]
+    assert "orders       rows=2 ingested=2 duplicates=0 bad=0" in job.stdout
 
 
 def test_validate_reads_a_huge_line_in_bounded_memory(tmp_path, config):

@@ -77,6 +77,8 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
     """
     import pyspark
 
+    from spark_jobs.session import THREAD_STACK
+
     spark_home = Path(pyspark.__file__).parent
     logs = workdir / "spark-logs"
     env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOG_DIR": str(logs),
@@ -111,9 +113,10 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         "spark.hadoop.fs.permissions.umask-mode": "077",
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
         # One long-lived server running many small queries on two cores: the throughput
-        # collector, and the optimizing JIT compiler kept for really hot code.
+        # collector, and the optimizing JIT compiler kept for really hot code; the stack
+        # every job's tasks need (spark_jobs.session.THREAD_STACK).
         "spark.driver.extraJavaOptions": " ".join([
-            "-XX:+UseParallelGC",
+            THREAD_STACK, "-XX:+UseParallelGC",
             "-XX:Tier4InvocationThreshold=50000", "-XX:Tier4MinInvocationThreshold=20000",
             "-XX:Tier4CompileThreshold=60000", "-XX:Tier4BackEdgeThreshold=400000",
         ]),
