@@ -59,6 +59,19 @@ class Source:
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
 
+    @property
+    def shortest_line_bytes(self) -> int:
+        """Bytes of the shortest line the contract accepts (every field, no spaces, each
+        value as short as its kind allows), so a day's bytes bound its rows."""
+        return 1 + sum(len(json.dumps(f.name)) + 2 + _shortest_value(f) for f in self.fields)
+
+
+def _shortest_value(field: Field) -> int:
+    """Characters of the shortest JSON value a field accepts (escapes only lengthen)."""
+    return {ID: len('"x"'), TEXT: len('""'), INT: 1, VERSION: len('"8"'),
+            TIMESTAMP: len('"2018-11-11T00:00:00Z"'),
+            ENUM: 2 + min(map(len, field.choices), default=0)}[field.kind]
+
 
 SOURCES: dict[str, Source] = {
     s.name: s

@@ -240,7 +240,7 @@ def parse_lines(lines: DataFrame, source: Source, deadline: dt.datetime,
     )
 
 
-def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
+def classify_arrivals(parsed: DataFrame, earlier: DataFrame, most_rows: int) -> DataFrame:
     """Mark each row invalid, new, duplicate or conflict (against the key's first arrival).
 
     The first arrival is the earliest ds, then file name, then line; `earlier`
@@ -248,41 +248,51 @@ def classify_arrivals(parsed: DataFrame, earlier: DataFrame) -> DataFrame:
     is there once unless a re-run of an earlier date read a late file that delivered it
     again; the earliest of its rows is then the reference, on every later date.
 
-    Only the day's repeated keys (delivered twice that day, or on an earlier day too)
-    need a reference, and on a normal day they are few: one aggregation over the keys
-    alone (the day's and the history's) finds them, and the day's rows meet their
-    references in a broadcast join. The day's rows themselves, raw lines included, are
-    never shuffled.
+    Only a key delivered twice that day, or on an earlier day too, needs a reference, and
+    on a normal day such keys are few. One aggregation over the rows of the candidate keys
+    (the day's and the history's) finds each repeated key's first arrival and its
+    reference, and the day's rows meet them in a broadcast join: the day's rows
+    themselves, raw lines included, are never shuffled. `most_rows` bounds the day's rows
+    (its bytes over the shortest valid line). Up to BROADCAST_REPEATS, the day's keys are
+    the candidates, broadcast to the history's scan, all in one query. On a larger day
+    the repeated keys are first found by an aggregation over the keys alone and counted;
+    past BROADCAST_REPEATS (a whole earlier day delivered again) they are joined by a
+    shuffle, which bounds the broadcast's memory.
     """
     keyed = parsed.where(F.col("key").isNotNull())
-    seen = keyed.select("source", "key", F.lit(1).alias("today")).unionByName(
-        earlier.select("source", "key", F.lit(0).alias("today")))
-    repeated = materialized(seen.groupBy("source", "key").agg(
-        F.sum("today").alias("today"), F.count(F.lit(1)).alias("seen")).where(
-        (F.col("today") > 0) & (F.col("seen") > 1)).select("source", "key"))
-    few = repeated.count() <= BROADCAST_REPEATS
-
-    def small(frame: DataFrame) -> DataFrame:
-        return F.broadcast(frame) if few else frame
-
-    first_today = keyed.join(small(repeated), ["source", "key"], "left_semi").groupBy(
-        "source", "key").agg(
-        F.min(F.struct("file", "line")).alias("first_at"),
-        F.min_by("row_hash", F.struct("file", "line")).alias("first_hash"))
-    prior = earlier.join(small(repeated), ["source", "key"], "left_semi").groupBy(
-        "source", "key").agg(
-        F.min_by("row_hash", F.struct("ds", "file", "line")).alias("prior_hash"))
-    references = first_today.join(prior, ["source", "key"], "left")
-    joined = parsed.join(small(references), ["source", "key"], "left")
-    is_first = F.col("prior_hash").isNull() & (F.struct("file", "line") == F.col("first_at"))
-    reference = F.coalesce(F.col("prior_hash"), F.col("first_hash"))
+    today = keyed.select("source", "key", F.lit(1).alias("today"))
+    history = earlier.select("source", "key", F.lit(0).alias("today"), "ds", "file", "line",
+                             "row_hash")
+    if most_rows <= BROADCAST_REPEATS:
+        few = True
+        history = history.join(F.broadcast(today.select("source", "key")),
+                               ["source", "key"], "left_semi")
+    else:
+        repeated = materialized(today.unionByName(history.select(*today.columns)).groupBy(
+            "source", "key").agg(F.max("today").alias("today"), F.count(F.lit(1)).alias("seen"))
+            .where((F.col("today") == 1) & (F.col("seen") > 1)).select("source", "key"))
+        few = repeated.count() <= BROADCAST_REPEATS
+        repeated = F.broadcast(repeated) if few else repeated
+        keyed, history = (frame.join(repeated, ["source", "key"], "left_semi")
+                          for frame in (keyed, history))
+    arrivals = keyed.select("source", "key", F.lit(1).alias("today"),
+                            F.lit(None).cast("date").alias("ds"), "file", "line", "row_hash")
+    order = F.struct("today", "ds", "file", "line")  # the history first, then the day
+    references = arrivals.unionByName(history).groupBy("source", "key").agg(
+        F.count(F.lit(1)).alias("arrivals"), F.min(order).alias("first_at"),
+        F.min_by("row_hash", order).alias("reference")).where(F.col("arrivals") > 1)
+    joined = parsed.join(F.broadcast(references) if few else references,
+                         ["source", "key"], "left")
+    first = F.col("first_at")
+    is_first = ((first["today"] == 1) & (first["file"] == F.col("file"))
+                & (first["line"] == F.col("line")))
     return joined.withColumn(
         "arrival_kind",
         F.when(F.col("reason").isNotNull(), "invalid")
-        .when(F.col("first_at").isNull() | is_first, "new")
-        .when(F.col("row_hash") == reference, "duplicate")
+        .when(first.isNull() | is_first, "new")
+        .when(F.col("row_hash") == F.col("reference"), "duplicate")
         .otherwise("conflict"),
-    ).drop("first_at", "first_hash", "prior_hash")
+    ).drop("arrivals", "first_at", "reference")
 
 
 def quarantine_rows(classified: DataFrame) -> DataFrame:
@@ -417,7 +427,9 @@ def ingest(
                  for name, sizes in files.items()],
             ))
             earlier = earlier_keys(spark, lake, ds, list(files))
-            classified = materialized(classify_arrivals(parsed, earlier))
+            most_rows = sum(size // SOURCES[name].shortest_line_bytes
+                            for name, sizes in files.items() for size in sizes.values())
+            classified = materialized(classify_arrivals(parsed, earlier, most_rows))
             counts = count_arrivals(classified)
             quarantine = quarantine_rows(classified)
         else:

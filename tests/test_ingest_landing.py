@@ -105,6 +105,35 @@ def test_spark_and_python_contract_checks_agree_line_by_line(spark, tmp_path, re
     assert set(python_reasons) == {2, 3, 5}
 
 
+SHORTEST_VALUES = {contract.ID: "x", contract.TEXT: "", contract.VERSION: "8",
+                   contract.TIMESTAMP: f"{DS}T00:00:00Z"}
+
+
+@pytest.mark.parametrize("source", contract.SOURCES.values(), ids=lambda s: s.name)
+def test_no_line_the_contract_accepts_is_shorter_than_its_sources_shortest_line(
+        source, relaxed):
+    """The dedup plans a day by its bytes over shortest_line_bytes (a bound on its rows):
+    the shortest record is accepted at exactly that length, and each of its strings one
+    character shorter is not."""
+    def value(field):
+        if field.kind == contract.INT:
+            return field.minimum or 0
+        if field.kind == contract.ENUM:
+            return min(field.choices, key=len)
+        return SHORTEST_VALUES[field.kind]
+
+    def check(record):
+        return contract.check_text(source, json.dumps(record, separators=(",", ":")), DS,
+                                   relaxed.tz)
+
+    shortest = {f.name: value(f) for f in source.fields}
+    assert check(shortest).reason is None
+    assert len(json.dumps(shortest, separators=(",", ":"))) == source.shortest_line_bytes
+    for name, text in shortest.items():
+        if isinstance(text, str) and text:
+            assert check({**shortest, name: text[:-1]}).reason, name
+
+
 @pytest.fixture(scope="module")
 def first_day(spark, tmp_path_factory, config) -> tuple[Path, list]:
     """The orders of DS (o1, 200 fillers, o1 again at the same instant written with another
@@ -140,16 +169,18 @@ def test_first_arrival_wins_across_days(spark, tmp_path, config, first_day):
     assert not [r for r in rows(spark, lake / "orders" / f"ds={NEXT}") if r["order_id"] == "o1"]
 
 
-@pytest.mark.parametrize("broadcast", [True, False], ids=["few-repeats", "many-repeats"])
+@pytest.mark.parametrize("broadcast_repeats", [None, 5, 0],
+                         ids=["small-day", "few-repeats", "many-repeats"])
 def test_a_key_delivered_again_by_a_late_file_keeps_its_earliest_arrival(
-        spark, tmp_path, config, monkeypatch, broadcast):
+        spark, tmp_path, config, monkeypatch, broadcast_repeats):
     """o9 arrives on NEXT (total 7); a late file of DS brings o9 with total 8 and DS is
     re-run, so the lake holds o9 in both partitions. A later date compares with DS's row,
     the earliest, however the partitions are read: NEXT's file is the larger one, which
-    Spark reads first. The same whether the day's repeated keys are broadcast or, past
-    BROADCAST_REPEATS (a whole day delivered again), joined by a shuffle."""
-    if not broadcast:
-        monkeypatch.setattr(ingest_landing, "BROADCAST_REPEATS", 0)
+    Spark reads first. The same on a day too small to hold BROADCAST_REPEATS rows (one
+    query), on a larger day whose repeated keys are counted and broadcast, and past
+    BROADCAST_REPEATS (a whole day delivered again), where they are joined by a shuffle."""
+    if broadcast_repeats is not None:
+        monkeypatch.setattr(ingest_landing, "BROADCAST_REPEATS", broadcast_repeats)
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     later = NEXT + dt.timedelta(days=1)
     write(landing, "orders", DS, [order("f0")])
