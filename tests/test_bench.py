@@ -65,6 +65,12 @@ def test_bench_writes_the_results_shape_and_the_two_attributions_agree(bench_res
                for key in SHAPE["tiers"] - {"results_equal"})
     assert tier["orders"] > 0 and tier["peak_rss_gib"] > 0
     assert tier["ingest_calendar_s"] > tier["ingest_peak_day_s"] > 0
+    # the peak day's whole night (11-11): ingest, landing gate, attribution, its gate,
+    # dbt build, marts gate
+    night = tier["stages"]["peak_day_night"]
+    assert night["windows"] == 6
+    assert tier["peak_day_night_s"] == night["seconds"] > tier["ingest_peak_day_s"]
+    assert {"attribution_gate_peak_day", "marts_gate_peak_day"} <= set(tier["gate_shares"])
     assert tier["stages"]["ingest_calendar"]["windows"] == 4  # 11-09 to the freeze, 11-12
     # every export date from the freeze to the last (11-12 to 11-15), with its payouts
     assert tier["stages"]["export"]["windows"] == 2 * 4

@@ -9,8 +9,11 @@ calendar date is ingested in turn, each date up to the freeze followed by its la
 gate; on the freeze date the Spark attribution, its gate, the DuckDB peer over the same
 lake and the row-for-row comparison, the dbt build, the marts gate and the freeze date's
 export; on the last calendar date its attribution, dbt build, marts gate and the export
-of every later date. As in the DAG, the landing and attribution gates render their
-Data Docs pages only and the marts and exports gates rebuild the index.
+of every later date. The peak day's night runs whole, as the DAG runs it: ingest,
+landing gate, attribution, its gate, the dbt build and the marts gate (no export before
+the draw), each a stage of its own and together `peak_day_night`. As in the DAG, the
+landing and attribution gates render their Data Docs pages only and the marts and exports
+gates rebuild the index.
 `--attribution-only` (the skew run, and `grouprebate bench
 --attribution-only`) stops after the comparison.
 """
@@ -43,10 +46,15 @@ DBT_PARSE = "dbt_parse"
 DBT_BUILD_FREEZE = "dbt_build_freeze"
 DBT_BUILD_LAST = "dbt_build_last"
 EXPORT = "export"
+ATTRIBUTION_PEAK_DAY = "attribution_peak_day"
+DBT_BUILD_PEAK_DAY = "dbt_build_peak_day"
+PEAK_DAY_NIGHT = "peak_day_night"
 GUARDED = {  # gate stage -> the stage it guards
     "landing_gate_calendar": INGEST_CALENDAR,
     "landing_gate_peak_day": INGEST_PEAK_DAY,
     "attribution_gate": ATTRIBUTION_SPARK,
+    "attribution_gate_peak_day": ATTRIBUTION_PEAK_DAY,
+    "marts_gate_peak_day": DBT_BUILD_PEAK_DAY,
     "marts_gate_freeze": DBT_BUILD_FREEZE,
     "marts_gate_last": DBT_BUILD_LAST,
     "exports_gate": EXPORT,
@@ -134,12 +142,12 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
     }
     manifest = None
 
-    def build_marts(ds: dt.date, stage: str, gate: str) -> None:
-        with rec.measure(stage) as window:
+    def build_marts(ds: dt.date, stage: str, gate: str, *night: str) -> None:
+        with rec.measure(stage, *night) as window:
             build(config, ds, lake, warehouse=paths.warehouse, unit_tests=False,
                   extra_args=["--no-write-json"], manifest=manifest)
         rec.add_rows(LAKE_ROWS, lake_rows(lake, ds), stage)
-        with rec.measure(gate):
+        with rec.measure(gate, *night):
             run_gate(workdir, "marts", ds, marts_batches(paths.warehouse, workdir, config, ds))
         print(f"  dbt build {ds}: {window.seconds:.1f}s", flush=True)
 
@@ -160,16 +168,25 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
         if attribution_only and ds > freeze:
             break
         names = [INGEST_CALENDAR if ds <= freeze else INGEST_AFTER_FREEZE]
+        whole_night = not attribution_only and ds == peak < freeze
         names += [INGEST_PEAK_DAY] if ds == peak else []
+        names += [PEAK_DAY_NIGHT] if whole_night else []
         with rec.measure(*names) as window:
             counts = ingest(spark, str(landing), str(lake), config, ds)
         rec.add_rows(LANDING_ROWS, sum(c.rows for c in counts), *names)
         print(f"  ingest {ds}: {window.seconds:.1f}s", flush=True)
         if not attribution_only and ds <= freeze:
             gates = ["landing_gate_calendar"] + (["landing_gate_peak_day"] if ds == peak else [])
-            with rec.measure(*gates):
+            with rec.measure(*gates, *([PEAK_DAY_NIGHT] if whole_night else [])):
                 run_gate(workdir, "landing", ds, landing_batches(spark, str(lake), config, ds),
                          index=False)
+        if whole_night:
+            with rec.measure(ATTRIBUTION_PEAK_DAY, PEAK_DAY_NIGHT):
+                attribute(spark, str(lake), config, ds)
+            with rec.measure("attribution_gate_peak_day", PEAK_DAY_NIGHT):
+                run_gate(workdir, "attribution", ds,
+                         attribution_batches(spark, str(lake), config, ds), index=False)
+            build_marts(ds, DBT_BUILD_PEAK_DAY, "marts_gate_peak_day", PEAK_DAY_NIGHT)
         if ds == freeze:
             result.update(attribute_both(rec, spark, lake, config))
             if attribution_only:
