@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grouprebate.bench.report import BEGIN, END, render, results, update_readme
+from grouprebate.bench.report import BEGIN, END, render, results, skew_record, update_readme
 from grouprebate.demo.generator import default_config, generate
 from grouprebate.demo.group import ALL_DAY_GROUP
 from grouprebate.demo.world import World
@@ -107,6 +107,23 @@ def test_a_failed_tier_is_listed_once_as_failed_not_as_not_run():
     section = render(data)
     assert "Not run yet: 1M (a default tier" in section  # not 10M, which failed
     assert section.count("10M:") == 1 and f"Failed: {error}" in section
+
+
+def test_the_skew_slowdown_is_read_from_the_runs_in_turns_not_the_first_runs():
+    plain = {"tier": "1M", "attribution_spark_s": 20.0}
+    stages = {"attribution_spark": {"seconds": 40.0}, "attribution_duckdb": {"seconds": 9.0}}
+    figures = {"stages": stages, "results_equal": True, "spill_gib": 0.0, "differences": [],
+               "paired_attribution": {"plain_s": [30.0, 24.0, 25.0],
+                                      "skewed_s": [31.0, 36.0, 30.0]}}
+    skew = skew_record(plain, {"orders": 10}, figures)
+    assert (skew["attribution_plain_s"], skew["attribution_skewed_s"]) == (25.0, 31.0)
+    assert skew["slowdown"] == 0.24  # not the first runs' +100%
+    assert skew["first_runs"] == {"plain_s": 20.0, "skewed_s": 40.0}
+    floor = {"rows": 10, "threads": 2,
+             "rows_per_s": {"scan": 1e9, "hash_join": 1e8, "aggregation": 1e7}}
+    section = render(results([], skew, floor, [], config=CONFIG, command="grouprebate bench",
+                             default_tiers=[]))
+    assert "25.0 s plain, 31.0 s skewed (+24%; medians of 3" in " ".join(section.split())
 
 
 # --- the skew knob -----------------------------------------------------------------------

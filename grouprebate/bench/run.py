@@ -77,7 +77,8 @@ def campaign(folder: Path, groups: int, seed: int, config_path: Path, skew: bool
     return known
 
 
-def measure_in_process(folder: Path, config_path: Path, attribution_only: bool) -> dict:
+def measure_in_process(folder: Path, config_path: Path, attribution_only: bool,
+                       paired_with: Path | None = None) -> dict:
     """bench.tier in a child process (a fresh JVM and heap per tier); its figures."""
     out = folder / "tier.json"
     out.unlink(missing_ok=True)
@@ -86,6 +87,8 @@ def measure_in_process(folder: Path, config_path: Path, attribution_only: bool) 
                str(config_path), "--out", str(out)]
     if attribution_only:
         command.append("--attribution-only")
+    if paired_with:
+        command += ["--paired-with", str(paired_with)]
     if subprocess.run(command, check=False).returncode != 0 or not out.is_file():
         raise BenchFailed(f"{folder.name}: the measurement failed (see its output above; "
                           f"the run's files are in {folder / 'run'})")
@@ -134,10 +137,12 @@ def run_bench(tiers: list[str], workdir: Path, *, skew: bool = False, groups: in
         folder = workdir / f"{plain['tier']}-skew"
         try:
             known = campaign(folder, plain["groups"], seed, config_path, skew=True)
-            figures = measure_in_process(folder, config_path, True)
+            figures = measure_in_process(folder, config_path, True,
+                                         paired_with=workdir / plain["tier"] / "run" / "lake")
             skewed = report.skew_record(plain, known, figures)
             print(f"skew ({plain['tier']}): attribution {skewed['attribution_plain_s']:.1f}s "
-                  f"plain, {skewed['attribution_skewed_s']:.1f}s skewed", flush=True)
+                  f"plain, {skewed['attribution_skewed_s']:.1f}s skewed (medians of "
+                  f"{len(figures['paired_attribution']['plain_s'])} in turns)", flush=True)
         except BenchFailed as exc:
             failures.append({"tier": folder.name, "error": str(exc)})
     publish()

@@ -15,7 +15,10 @@ the draw), each a stage of its own and together `peak_day_night`. As in the DAG,
 landing and attribution gates render their Data Docs pages only and the marts and exports
 gates rebuild the index.
 `--attribution-only` (the skew run, and `grouprebate bench
---attribution-only`) stops after the comparison.
+--attribution-only`) stops after the comparison. `--paired-with LAKE` (the skew run) then
+times the freeze attribution of that lake (the plain campaign's) and of this one in turns,
+in the same session: a slowdown read from two processes measured minutes apart swings with
+the machine's hour.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ GUARDED = {  # gate stage -> the stage it guards
     "marts_gate_last": DBT_BUILD_LAST,
     "exports_gate": EXPORT,
 }
+# Freeze attributions of each campaign in the skew run's paired timing.
+PAIRED_RUNS = 3
 LANDING_ROWS, LAKE_ROWS, PAYOUT_ROWS = "landing rows", "lake rows up to the date", "payouts"
 
 
@@ -116,7 +121,8 @@ def lake_rows(lake: Path, ds: dt.date, sources: list[str] | None = None) -> int:
 
 
 def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
-                 attribution_only: bool = False) -> dict[str, Any]:
+                 attribution_only: bool = False, paired_with: Path | None = None,
+                 paired_runs: int = PAIRED_RUNS) -> dict[str, Any]:
     """Run the tier's stages on a fresh work directory; the figures of every stage."""
     from expectations.attribution import attribution_batches
     from expectations.exports import export_batches
@@ -190,6 +196,9 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
         if ds == freeze:
             result.update(attribute_both(rec, spark, lake, config))
             if attribution_only:
+                if paired_with:
+                    result["paired_attribution"] = paired_attributions(
+                        spark, paired_with, lake, config, paired_runs)
                 break
             with rec.measure("attribution_gate"):
                 run_gate(workdir, "attribution", ds,
@@ -236,6 +245,28 @@ def attribute_both(rec: Recorder, spark, lake: Path, config: CampaignConfig) -> 
     return {"results_equal": not found, "differences": found}
 
 
+def paired_attributions(spark, plain: Path, skewed: Path, config: CampaignConfig,
+                        runs: int) -> dict[str, list[float]]:
+    """Seconds of the freeze attribution of each lake, `runs` times, the two in turns
+    (the first of each pair alternating). The freeze manifest is removed before each run,
+    so each writes its snapshot as a first freeze does; both lakes are the benchmark's own."""
+    import time
+
+    from spark_jobs.attribute_orders import FREEZE_MANIFEST, attribute
+
+    seconds: dict[str, list[float]] = {"plain_s": [], "skewed_s": []}
+    for run in range(runs):
+        pair = [("plain_s", plain), ("skewed_s", skewed)]
+        for key, lake in pair if run % 2 == 0 else reversed(pair):
+            Path(lake, FREEZE_MANIFEST).unlink(missing_ok=True)
+            started = time.perf_counter()
+            attribute(spark, str(lake), config, config.freeze_ds)
+            seconds[key].append(round(time.perf_counter() - started, 2))
+    print(f"  paired attributions: plain {seconds['plain_s']}, skewed {seconds['skewed_s']}",
+          flush=True)
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--landing", type=Path, required=True)
@@ -245,10 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where the figures go (JSON)")
     parser.add_argument("--attribution-only", action="store_true",
                         help="ingest up to the freeze date and compare the attributions only")
+    parser.add_argument("--paired-with", type=Path, metavar="LAKE",
+                        help="with --attribution-only: then time the freeze attribution of "
+                             "LAKE and of this tier's lake in turns")
     args = parser.parse_args(argv)
     os.environ.setdefault("DBT_LOG_LEVEL", "warn")  # dbt's node lines stay in its log file
     config = bench_config(args.config)
-    result = measure_tier(args.landing, args.workdir, config, args.attribution_only)
+    result = measure_tier(args.landing, args.workdir, config, args.attribution_only,
+                          args.paired_with)
     cores = os.cpu_count() or 1
     result["stages"] = {name: stage.report(cores) for name, stage in result["stages"].items()}
     result["cores"] = cores
