@@ -278,7 +278,7 @@ def render(data: dict) -> str:
                      f"{_num(t['attribution_orders_per_s_per_core'])} | "
                      f"{_num(t['attribution_x_floor'])}× | "
                      f"{_num(t['ingest_peak_day_rows_per_s_per_core'])} | "
-                     f"{_num(t.get('peak_day_night_s'))} | {shares} |")
+                     f"{_num(t['peak_day_night_s'])} | {shares} |")
     lines += [
         "",
         f"Floor of this machine (DuckDB, {floor['rows']:,} rows, {floor['threads']} threads, "

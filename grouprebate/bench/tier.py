@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def lake_rows(lake: Path, ds: dt.date, sources: list[str] | None = None) -> int:
 
 def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
                  attribution_only: bool = False, paired_with: Path | None = None,
-                 paired_runs: int = PAIRED_RUNS) -> dict[str, Any]:
+                 ) -> dict[str, Any]:
     """Run the tier's stages on a fresh work directory; the figures of every stage."""
     from expectations.attribution import attribution_batches
     from expectations.exports import export_batches
@@ -175,15 +176,16 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
             break
         names = [INGEST_CALENDAR if ds <= freeze else INGEST_AFTER_FREEZE]
         whole_night = not attribution_only and ds == peak < freeze
+        night = [PEAK_DAY_NIGHT] if whole_night else []
         names += [INGEST_PEAK_DAY] if ds == peak else []
-        names += [PEAK_DAY_NIGHT] if whole_night else []
+        names += night
         with rec.measure(*names) as window:
             counts = ingest(spark, str(landing), str(lake), config, ds)
         rec.add_rows(LANDING_ROWS, sum(c.rows for c in counts), *names)
         print(f"  ingest {ds}: {window.seconds:.1f}s", flush=True)
         if not attribution_only and ds <= freeze:
             gates = ["landing_gate_calendar"] + (["landing_gate_peak_day"] if ds == peak else [])
-            with rec.measure(*gates, *([PEAK_DAY_NIGHT] if whole_night else [])):
+            with rec.measure(*gates, *night):
                 run_gate(workdir, "landing", ds, landing_batches(spark, str(lake), config, ds),
                          index=False)
         if whole_night:
@@ -198,7 +200,7 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
             if attribution_only:
                 if paired_with:
                     result["paired_attribution"] = paired_attributions(
-                        spark, paired_with, lake, config, paired_runs)
+                        spark, paired_with, lake, config, PAIRED_RUNS)
                 break
             with rec.measure("attribution_gate"):
                 run_gate(workdir, "attribution", ds,
@@ -250,8 +252,6 @@ def paired_attributions(spark, plain: Path, skewed: Path, config: CampaignConfig
     """Seconds of the freeze attribution of each lake, `runs` times, the two in turns
     (the first of each pair alternating). The freeze manifest is removed before each run,
     so each writes its snapshot as a first freeze does; both lakes are the benchmark's own."""
-    import time
-
     from spark_jobs.attribute_orders import FREEZE_MANIFEST, attribute
 
     seconds: dict[str, list[float]] = {"plain_s": [], "skewed_s": []}
