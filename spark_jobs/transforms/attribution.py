@@ -47,6 +47,15 @@ def qualifying_shares(shares: DataFrame, intervals: DataFrame, p: RuleParams) ->
     )
 
 
+def numbered_touches(shares: DataFrame) -> DataFrame:
+    """The qualifying shares with `touch`, their number within their item in last-touch
+    order (shared_at, then the larger share_id first): of an order's candidate shares,
+    all of its item, the last touch is the one with the largest number."""
+    later = Window.partitionBy("item_id").orderBy(F.col("shared_at").asc(),
+                                                  F.col("share_id").desc())
+    return shares.withColumn("touch", F.row_number().over(later))
+
+
 def attribute_orders(
     orders: DataFrame, payments: DataFrame, shares: DataFrame, intervals: DataFrame,
     p: RuleParams,
@@ -58,10 +67,16 @@ def attribute_orders(
     the items shared into their group (one row per membership and item), so the order
     meets them on buyer and item together: a buyer in hundreds of groups meets only the
     groups where the item was shared, and a popular item only its own buyers' groups.
+
+    Each order keeps its candidate with the largest touch number (numbered_touches): a
+    hash aggregation in the join's own partitions (by buyer and item, which the order's
+    columns include), where a window in last-touch order would sort every candidate,
+    and a buyer in many groups sharing a hot item has many candidates per order.
     """
     o = qualifying_orders(orders, payments, p).alias("o")
-    s = qualifying_shares(shares, intervals, p).alias("s")
-    shared_items = s.select("group_id", "item_id").distinct()
+    qualifying = qualifying_shares(shares, intervals, p)
+    s = numbered_touches(qualifying).alias("s")
+    shared_items = qualifying.select("group_id", "item_id").distinct()
     m = intervals.join(shared_items, on="group_id", how="inner").alias("m")
     buyer_is_member = (
         (F.col("o.buyer_user_id") == F.col("m.user_id"))
@@ -76,17 +91,16 @@ def attribute_orders(
         & (F.col("s.shared_at") <= F.col("c.first_paid_at"))
         & (F.col("s.sharer_user_id") != F.col("c.buyer_user_id"))
     )
-    candidates = c.join(s, on=touches, how="inner").select(
-        "c.order_id", "c.group_id", "s.share_id", "c.buyer_user_id", "s.sharer_user_id",
-        "c.item_id", "s.shared_at", "c.first_paid_at", "c.paid_fen",
+    order_columns = ["order_id", "buyer_user_id", "item_id", "first_paid_at", "paid_fen"]
+    last_touch = (
+        c.join(s, on=touches, how="inner")
+        .groupBy(*[F.col(f"c.{name}") for name in order_columns])
+        .agg(F.max("s.touch").alias("touch"))
     )
-    last_touch = Window.partitionBy("order_id").orderBy(
-        F.col("shared_at").desc(), F.col("share_id").asc()
-    )
-    return (
-        candidates.withColumn("rank", F.row_number().over(last_touch))
-        .where(F.col("rank") == 1)
-        .drop("rank")
+    share = s.select("item_id", "touch", "group_id", "share_id", "sharer_user_id", "shared_at")
+    return last_touch.join(share, on=["item_id", "touch"], how="inner").select(
+        "order_id", "group_id", "share_id", "buyer_user_id", "sharer_user_id",
+        "item_id", "shared_at", "first_paid_at", "paid_fen",
     )
 
 
