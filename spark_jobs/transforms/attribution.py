@@ -69,9 +69,10 @@ def attribute_orders(
     groups where the item was shared, and a popular item only its own buyers' groups.
 
     Each order keeps its candidate with the largest touch number (numbered_touches): a
-    hash aggregation in the join's own partitions (by buyer and item, which the order's
-    columns include), where a window in last-touch order would sort every candidate,
-    and a buyer in many groups sharing a hot item has many candidates per order.
+    hash aggregation, with no sort and, where the orders meet the memberships in a
+    shuffle by buyer and item (columns of the order), no shuffle of its own. A window in
+    last-touch order would sort every candidate, and a buyer in many groups sharing a
+    hot item has many candidates per order.
     """
     o = qualifying_orders(orders, payments, p).alias("o")
     qualifying = qualifying_shares(shares, intervals, p)
