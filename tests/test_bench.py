@@ -126,6 +126,16 @@ def test_the_skew_slowdown_is_read_from_the_runs_in_turns_not_the_first_runs():
     assert "25.0 s plain, 31.0 s skewed (+24%; medians of 3" in " ".join(section.split())
 
 
+def test_paired_timing_without_the_attribution_only_run_is_refused(tmp_path, capsys):
+    from grouprebate.bench.tier import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--landing", str(tmp_path), "--workdir", str(tmp_path), "--config",
+              "config/xhq-2018.yaml", "--out", str(tmp_path / "t.json"),
+              "--paired-with", str(tmp_path)])
+    assert exit_.value.code == 2 and "--attribution-only" in capsys.readouterr().err
+
+
 # --- the skew knob -----------------------------------------------------------------------
 
 GROUPS, SEED = 300, 2018

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from grouprebate.bench.tier import (
@@ -109,8 +110,6 @@ def skew_record(plain: dict, campaign: dict, figures: dict) -> dict[str, Any]:
     """The "skew" entry: the freeze attribution of the plain tier's campaign beside the
     skewed one's, medians of the runs made in turns in one session (bench.tier
     paired_attributions); each tier's own first run is kept beside them."""
-    from statistics import median
-
     stages = figures["stages"]
     paired = figures["paired_attribution"]
     plain_s, skewed_s = median(paired["plain_s"]), median(paired["skewed_s"])

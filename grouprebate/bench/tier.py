@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --attribution-only: then time the freeze attribution of "
                              "LAKE and of this tier's lake in turns")
     args = parser.parse_args(argv)
+    if args.paired_with and not args.attribution_only:
+        parser.error("--paired-with times the attributions after --attribution-only's "
+                     "comparison; give both")
     os.environ.setdefault("DBT_LOG_LEVEL", "warn")  # dbt's node lines stay in its log file
     config = bench_config(args.config)
     result = measure_tier(args.landing, args.workdir, config, args.attribution_only,
