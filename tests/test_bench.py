@@ -136,6 +136,23 @@ def test_paired_timing_without_the_attribution_only_run_is_refused(tmp_path, cap
     assert exit_.value.code == 2 and "--attribution-only" in capsys.readouterr().err
 
 
+def test_the_peer_spills_within_the_memory_the_machine_has_left(tmp_path, monkeypatch):
+    """With 6 GiB available, the peer may hold 4 (PEER_HEADROOM is 2): DuckDB's default
+    would take 80% of the whole machine, beside a JVM that keeps its heap."""
+    from types import SimpleNamespace
+
+    import psutil
+
+    from grouprebate.bench import tier
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=6 * tier.GIB))
+    with tier.peer_connection(tmp_path / "spill") as con:
+        limit, spill = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    assert (limit, spill) == ("4.0 GiB", str(tmp_path / "spill"))
+
+
 # --- the skew knob -----------------------------------------------------------------------
 
 GROUPS, SEED = 300, 2018

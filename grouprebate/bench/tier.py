@@ -66,6 +66,9 @@ GUARDED = {  # gate stage -> the stage it guards
 # Freeze attributions of each campaign in the skew run's paired timing.
 PAIRED_RUNS = 3
 LANDING_ROWS, LAKE_ROWS, PAYOUT_ROWS = "landing rows", "lake rows up to the date", "payouts"
+# Memory the DuckDB peer leaves to the rest of the machine (this process, the page cache
+# the lake's reads need) when it sets its limit.
+PEER_HEADROOM = 2 * GIB
 
 
 def peak_day(config: CampaignConfig) -> dt.date:
@@ -222,18 +225,33 @@ def measure_tier(landing: Path, workdir: Path, config: CampaignConfig,
     return result
 
 
+def peer_connection(spill: Path) -> Any:
+    """The DuckDB peer's connection: its memory limit is what the machine has available
+    now, less PEER_HEADROOM, and past it DuckDB spills to `spill`.
+
+    The Spark JVM keeps its heap while the peer runs. DuckDB's own default, 80% of the
+    machine's memory, does not know that: at the 10M tier the peer already holds 9 GiB,
+    and on a larger tier the two together would outgrow the machine and the kernel would
+    kill the run, where a limit only makes the peer spill.
+    """
+    import duckdb
+    import psutil
+
+    limit = max(psutil.virtual_memory().available - PEER_HEADROOM, GIB)
+    return duckdb.connect(config={"memory_limit": f"{limit // 2**20}MiB",
+                                  "temp_directory": str(spill)})
+
+
 def attribute_both(rec: Recorder, spark, lake: Path, config: CampaignConfig) -> dict[str, Any]:
     """The freeze date's attribution by the Spark job and by the DuckDB peer over the
     same lake, then the row-for-row comparison of their outputs."""
-    import duckdb
-
     from grouprebate.bench.peer import attribute_duckdb, differences
     from spark_jobs.attribute_orders import attribute
 
     ds = config.freeze_ds
     with rec.measure(ATTRIBUTION_SPARK) as spark_window:
         attribute(spark, str(lake), config, ds)
-    con = duckdb.connect()
+    con = peer_connection(lake.parent / "duckdb-spill")
     try:
         with rec.measure(ATTRIBUTION_DUCKDB) as peer_window:
             attribute_duckdb(con, lake, config, ds)
