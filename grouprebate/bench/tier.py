@@ -230,9 +230,8 @@ def peer_connection(spill: Path) -> Any:
     now, less PEER_HEADROOM, and past it DuckDB spills to `spill`.
 
     The Spark JVM keeps its heap while the peer runs. DuckDB's own default, 80% of the
-    machine's memory, does not know that: at the 10M tier the peer already holds 9 GiB,
-    and on a larger tier the two together would outgrow the machine and the kernel would
-    kill the run, where a limit only makes the peer spill.
+    machine's memory, does not know that: on a large tier the two together would outgrow
+    the machine and the kernel would kill the run, where a limit only makes the peer spill.
     """
     import duckdb
     import psutil
