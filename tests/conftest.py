@@ -15,11 +15,24 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from grouprebate.config import CampaignConfig, load_config
+from grouprebate.config import CampaignConfig, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = ROOT / "config" / "xhq-2018.yaml"
 TEST_ENV = {"GROUPREBATE_DRAW_SEED": "test-seed", "GROUPREBATE_PSEUDONYM_KEY": "test-key"}
+# Another year's campaign in another timezone: New York, where daylight saving time ends
+# inside the accumulation window (2019-11-03 has 25 hours), with other group sizes, cap,
+# claim window and winner count.
+ANOTHER_CAMPAIGN = {
+    "campaign_id": "xhq-2019", "timezone": "America/New_York", "calendar_start": "2019-10-19",
+    "accumulation_start": "2019-11-01T00:00:00-04:00",
+    "accumulation_end": "2019-11-12T00:00:00-05:00",
+    "draw_open": "2019-11-12T16:00:00-05:00", "claim_window_hours": 72,
+    "payout_sla_hours": 24, "publish_date": "2019-11-13", "min_client_version": "9.2.1",
+    "group_min_members": 3, "group_max_members": 10, "creator_gender": "F",
+    "creator_min_naughty_value": 500, "red_packet_cap_fen": 3000000,
+    "draw": {"winner_count": 10, "seed_env": "S"}, "publish": {"pseudonym_key_env": "K"},
+}
 # The short campaign's seed (tests/fixtures/short-campaign.yaml names this variable), for
 # the tests that load it and the `grouprebate run` processes they start.
 os.environ.setdefault("GROUPREBATE_E2E_DRAW_SEED", "e2e-test-seed")
@@ -61,6 +74,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def config() -> CampaignConfig:
     return load_config(CONFIG_PATH, env=TEST_ENV)
+
+
+@pytest.fixture(scope="session")
+def another_config() -> CampaignConfig:
+    """ANOTHER_CAMPAIGN's config."""
+    return parse_config(ANOTHER_CAMPAIGN, env={"S": "s"})
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ module. Ingest has a large cost per landing date, so the arrivals up to the free
 gathered into two landing dates, an accumulation date and the freeze date (arriving later
 than generated is allowed by the contract, and the lines keep their arrival order). Both
 are ingested before either date is attributed, so the accumulation date's run must leave
-the freeze date's partition out.
+the freeze date's partition out. A smaller campaign of another year, timezone and rules
+(tests/conftest.py ANOTHER_CAMPAIGN) goes the same way for a test of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from spark_jobs.ingest_landing import ingest
 # already hold every case test_the_compared_campaign_exercises_the_rules asks for.
 GROUPS, SEED = 300, 2018
 ACCUMULATING = dt.date(2018, 11, 6)
+# Another campaign (tests/conftest.py ANOTHER_CAMPAIGN): its accumulation date comes after
+# the end of daylight saving time, 2019-11-03 in New York, whose 01:00-02:00 comes twice
+# (05:00-07:00 UTC).
+ANOTHER_GROUPS, ANOTHER_ACCUMULATING = 150, dt.date(2019, 11, 6)
+REPEATED_HOUR_UTC = ("2019-11-03 05:00:00+00", "2019-11-03 07:00:00+00")
 
 
 def gather_arrivals(generated: Path, landing: Path, dates: list[dt.date]) -> None:
@@ -45,12 +51,11 @@ def gather_arrivals(generated: Path, landing: Path, dates: list[dt.date]) -> Non
                 gathered.write(file.read_bytes())
 
 
-@pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory, config) -> Path:
-    """The campaign ingested, and attributed by Spark on ACCUMULATING and the freeze date."""
-    root = tmp_path_factory.mktemp("duckdb_peer")
-    generate(root / "generated", GROUPS, SEED, config=config, workers=1)
-    arrivals = [ACCUMULATING, config.freeze_ds]
+def ingested_and_attributed(spark, root: Path, config, groups: int,
+                            arrivals: list[dt.date]) -> Path:
+    """A campaign of `groups` generated, its arrivals gathered into `arrivals`, ingested,
+    then attributed by Spark on each of them; the lake."""
+    generate(root / "generated", groups, SEED, config=config, workers=1)
     gather_arrivals(root / "generated", root / "landing", arrivals)
     lake = root / "lake"
     for ds in arrivals:
@@ -58,6 +63,13 @@ def lake(spark, tmp_path_factory, config) -> Path:
     for ds in arrivals:
         attribute(spark, str(lake), config, ds)
     return lake
+
+
+@pytest.fixture(scope="module")
+def lake(spark, tmp_path_factory, config) -> Path:
+    """The campaign ingested, and attributed by Spark on ACCUMULATING and the freeze date."""
+    return ingested_and_attributed(spark, tmp_path_factory.mktemp("duckdb_peer"), config,
+                                   GROUPS, [ACCUMULATING, config.freeze_ds])
 
 
 @pytest.fixture
@@ -116,3 +128,19 @@ def test_a_column_of_another_type_is_reported(peer, lake, config):
         "attributed_orders: columns differ, only in Spark's: contribution_fen BIGINT; "
         "only in DuckDB's: contribution_fen INTEGER"
     ]
+
+
+def test_the_peer_agrees_on_another_campaign_across_the_end_of_daylight_saving_time(
+        spark, tmp_path, another_config):
+    """Another timezone, calendar, group sizes and client version: the arrival days'
+    deadlines, the window's instants and the orders paid in the repeated hour."""
+    config = another_config
+    lake = ingested_and_attributed(spark, tmp_path, config, ANOTHER_GROUPS,
+                                   [ANOTHER_ACCUMULATING, config.freeze_ds])
+    con = duckdb.connect()
+    for ds in (ANOTHER_ACCUMULATING, config.freeze_ds):
+        attribute_duckdb(con, lake, config, ds)
+        assert differences(con, lake, ds) == []
+    assert count(con, "attributed_orders where first_paid_at >= '{}' and first_paid_at < '{}'"
+                 .format(*REPEATED_HOUR_UTC)) > 0
+    assert count(con, "group_pools where is_eligible") > 0

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from expectations.landing import STATE_SOURCES
-from grouprebate.config import parse_config
 from grouprebate.contract import ID, INT, SOURCES, ds_deadline
 from grouprebate.demo.generator import default_config, generate
 from grouprebate.demo.landing_files import Calendar, LandingFiles
@@ -601,21 +600,10 @@ def test_some_valid_groups_with_enough_members_have_no_pool(camp):
 
 # --- another campaign, and scale ---------------------------------------------------------
 
-NEXT_YEAR = {
-    "campaign_id": "xhq-2019", "timezone": "America/New_York", "calendar_start": "2019-10-19",
-    "accumulation_start": "2019-11-01T00:00:00-04:00",
-    "accumulation_end": "2019-11-12T00:00:00-05:00",
-    "draw_open": "2019-11-12T16:00:00-05:00", "claim_window_hours": 72,
-    "payout_sla_hours": 24, "publish_date": "2019-11-13", "min_client_version": "9.2.1",
-    "group_min_members": 3, "group_max_members": 10, "creator_gender": "F",
-    "creator_min_naughty_value": 500, "red_packet_cap_fen": 3000000,
-    "draw": {"winner_count": 10, "seed_env": "S"}, "publish": {"pseudonym_key_env": "K"},
-}
 
-
-def test_another_years_config_with_daylight_saving_time_works(tmp_path):
+def test_another_years_config_with_daylight_saving_time_works(tmp_path, another_config):
     """Every rule instant comes from the config; this calendar crosses the end of DST."""
-    config = parse_config(NEXT_YEAR, env={"S": "s"})
+    config = another_config
     generate(tmp_path / "next", 80, SEED, config=config, workers=1)
     lines = read_landing(tmp_path / "next", config)
     everything = [line for ls in lines.values() for line in ls]
