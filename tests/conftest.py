@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Spark session per test session, and the 2018 config.
+"""Shared fixtures: one local Spark session per test session, the 2018 config, and another
+campaign's (another year and timezone, across the end of daylight saving time).
 
 Hypothesis explores new examples on a laptop (the default profile, its database in the
 git-ignored .hypothesis/) and replays the same ones in CI (CI=true: the "ci" profile).
