@@ -61,9 +61,14 @@ def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, tuple[Any, 
     Booleans, not column pairs: GX counts a column's failing values for every column of a
     table in one aggregate query, but a column pair costs three queries of its own, and
     GX's uniqueness one more (uniqueness is a flag here too). A side missing from a join
-    makes its identity false (null-safe equality).
+    makes its identity false (null-safe equality). The members' frame is computed once
+    (spark_jobs.lake.materialized) before GX's row count and aggregate read it: the full
+    join cannot be pruned for a count, so each query would otherwise join it again
+    (benchmarks/results/quality_gates_scale.json).
     """
     from pyspark.sql import functions as F
+
+    from spark_jobs.lake import materialized
 
     def checked(table: str, frame: Any, columns: dict[str, Any]) -> tuple[Any, list[str]]:
         frame = frame.select([column.alias(name) for name, column in columns.items()])
@@ -83,7 +88,8 @@ def check_frames(orders: Any, members: Any, pools: Any) -> dict[str, tuple[Any, 
             "contribution_within_paid": F.coalesce(F.col("contribution_fen") <= F.col("paid_fen"),
                                                    F.lit(False)),
         }),
-        MEMBERS: checked(MEMBERS, members.join(order_sums, ["group_id", "user_id"], "full"), {
+        MEMBERS: checked(MEMBERS, materialized(
+            members.join(order_sums, ["group_id", "user_id"], "full")), {
             **{name: F.col(name) for name in ("group_id", "user_id", "contribution_fen",
                                               "orders_fen")},
             "contribution_equals_orders": F.col("contribution_fen").eqNullSafe(
