@@ -30,6 +30,11 @@ BROADCAST_JOIN_BYTES = str(64 * 1024 * 1024)
 # them; tests/test_hostile_input.py runs the worst case).
 THREAD_STACK = "-Xss4m"
 JVM_OPTIONS = f"-XX:-DontCompileHugeMethods {THREAD_STACK}"
+# PySpark records the Python call site of every DataFrame and Column call, for error
+# messages: in a classic session that is several py4j round trips per call, and a quality
+# gate builds hundreds of columns a date (benchmarks/results/quality_gates_scale.json).
+# Static settings: they take effect where a driver starts.
+DRIVER_SETTINGS = {"spark.python.sql.dataFrameDebugging.enabled": "false"}
 
 
 def configure(spark: SparkSession) -> SparkSession:
@@ -66,5 +71,6 @@ def get_spark(app_name: str) -> SparkSession:
             .config("spark.sql.adaptive.enabled", "true")
             .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
             .config("spark.driver.extraJavaOptions", JVM_OPTIONS)
+            .config(map=DRIVER_SETTINGS)
         )
     return configure(builder.getOrCreate())

@@ -150,13 +150,15 @@ def test_airflow_reaches_the_spark_cluster_and_builds_on_the_postgres_warehouse(
 
 
 def test_the_clusters_driver_and_executors_get_the_jvm_options_of_every_session(compose):
-    """YAML cannot import spark_jobs.session.JVM_OPTIONS: the compose file repeats its text."""
-    from spark_jobs.session import JVM_OPTIONS
+    """YAML cannot import spark_jobs.session.JVM_OPTIONS or DRIVER_SETTINGS: the compose
+    file repeats their text."""
+    from spark_jobs.session import DRIVER_SETTINGS, JVM_OPTIONS
 
     env = compose["services"]["airflow-scheduler"]["environment"]
     extra = json.loads(env["AIRFLOW_CONN_SPARK_GROUPREBATE"])["extra"]
     assert extra["spark.driver.extraJavaOptions"] == JVM_OPTIONS
     assert extra["spark.executor.extraJavaOptions"] == JVM_OPTIONS
+    assert DRIVER_SETTINGS.items() <= extra.items()
 
 
 def test_landing_lake_and_exports_are_shared_at_the_same_paths(compose):

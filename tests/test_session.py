@@ -45,3 +45,10 @@ def test_small_join_sides_are_broadcast_up_to_64_mib(spark, monkeypatch, env, by
     finally:
         for k, value in saved.items():
             spark.conf.set(k, value)
+
+
+def test_the_session_records_no_python_call_sites(spark):
+    """PySpark's DataFrame debugging costs py4j round trips on every Column call of a
+    classic session (hundreds per quality gate); get_spark's DRIVER_SETTINGS turn it off.
+    A static setting: only the builder can set it, so the tests' session shows it."""
+    assert spark.conf.get("spark.python.sql.dataFrameDebugging.enabled") == "false"

@@ -77,7 +77,7 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
     """
     import pyspark
 
-    from spark_jobs.session import THREAD_STACK
+    from spark_jobs.session import DRIVER_SETTINGS, THREAD_STACK
 
     spark_home = Path(pyspark.__file__).parent
     logs = workdir / "spark-logs"
@@ -93,6 +93,7 @@ def spark_connect_server(workdir: Path, port: int = CONNECT_PORT) -> Iterator[Co
         WORKDIR_CONF: str(workdir.resolve()),
         "spark.connect.grpc.binding.port": str(port),
         "spark.ui.enabled": "false",
+        **DRIVER_SETTINGS,
         "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "4g"),
         # Small queries: generating and JIT-compiling Java for whole stages costs more
         # than it saves; expressions are still compiled, into a cache large enough for
