@@ -1,4 +1,5 @@
-"""The shuffle width and broadcast size every job gets from spark_jobs.session.configure."""
+"""The settings every job's session gets from spark_jobs.session: the shuffle width and
+broadcast size from configure, the driver's static settings from get_spark."""
 
 from __future__ import annotations
 
