@@ -13,10 +13,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from statistics import median
 
 import pytest
 
+from grouprebate.bench.measure import Recorder
 from grouprebate.bench.report import BEGIN, END, render, results, skew_record, update_readme
+from grouprebate.bench.tier import PEER_RUNS
 from grouprebate.demo.generator import default_config, generate
 from grouprebate.demo.group import ALL_DAY_GROUP
 from grouprebate.demo.world import World
@@ -72,6 +75,10 @@ def test_bench_writes_the_results_shape_and_the_two_attributions_agree(bench_res
     assert tier["peak_day_night_s"] == night["seconds"] > tier["ingest_peak_day_s"]
     assert {"attribution_gate_peak_day", "marts_gate_peak_day"} <= set(tier["gate_shares"])
     assert tier["stages"]["ingest_calendar"]["windows"] == 4  # 11-09 to the freeze, 11-12
+    # the peer's time is the median of its runs, not their sum
+    runs = tier["attribution_duckdb_runs_s"]
+    assert len(runs) == tier["stages"]["attribution_duckdb"]["windows"] == PEER_RUNS
+    assert tier["attribution_duckdb_s"] == pytest.approx(median(runs), abs=0.01)
     # every export date from the freeze to the last (11-12 to 11-15), with its payouts
     assert tier["stages"]["export"]["windows"] == 2 * 4
     assert tier["stages"]["export"]["rows"] > 0
@@ -124,6 +131,13 @@ def test_the_skew_slowdown_is_read_from_the_runs_in_turns_not_the_first_runs():
     section = render(results([], skew, floor, [], config=CONFIG, command="grouprebate bench",
                              default_tiers=[]))
     assert "25.0 s plain, 31.0 s skewed (+24%; medians of 3" in " ".join(section.split())
+
+
+def test_a_repeated_stage_takes_the_median_of_its_runs():
+    rec = Recorder()
+    rec.stage("peer").windows += [(100.0, 101.0), (110.0, 119.0), (120.0, 122.0)]
+    assert rec.repeated("peer") == [1.0, 9.0, 2.0]
+    assert rec.stages["peer"].report(cores=2)["seconds"] == 2.0  # not the slow run, nor 12
 
 
 def test_paired_timing_without_the_attribution_only_run_is_refused(tmp_path, capsys):

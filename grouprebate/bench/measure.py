@@ -9,6 +9,7 @@ take the largest (memory) over its windows.
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -135,6 +136,14 @@ class Recorder:
             stage.python_rss = max(stage.python_rss, peak.python)
             stage.jvm_rss = max(stage.jvm_rss, peak.jvm)
             stage.total_rss = max(stage.total_rss, peak.total)
+
+    def repeated(self, name: str) -> list[float]:
+        """The stage's windows were runs of the same work: its time is their median.
+        Returns each run's seconds."""
+        stage = self.stage(name)
+        runs = [end - start for start, end in stage.windows]
+        stage.seconds = statistics.median(runs)
+        return [round(run, 2) for run in runs]
 
     def add_rows(self, rows_of: str, rows: int, *names: str) -> None:
         for name in names:
