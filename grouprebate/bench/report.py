@@ -27,6 +27,8 @@ from grouprebate.bench.tier import (
     INGEST_CALENDAR,
     INGEST_PEAK_DAY,
     PEAK_DAY_NIGHT,
+    PEER_RUNS,
+    PEER_RUNS_BUDGET_S,
     peak_day,
 )
 from grouprebate.config import CampaignConfig
@@ -308,10 +310,10 @@ def render(data: dict) -> str:
         "by Spark's tasks, read from the session's event log (`spark.eventLog.enabled`, "
         "the history server's format) and credited to the stage during which each task "
         "finished. The ingest and attribution rates count landing rows and the lake's "
-        "orders up to the freeze date. The DuckDB peer runs three times, each on a "
-        "connection of its own (fewer once its runs take 15 minutes together), and its time "
-        "is their median (`attribution_duckdb_runs_s`): one run swings with the machine's "
-        "hour. The night of the peak day is its whole nightly "
+        f"orders up to the freeze date. The DuckDB peer runs {PEER_RUNS} times, each on a "
+        f"connection of its own (fewer once its runs take {PEER_RUNS_BUDGET_S // 60} minutes "
+        "together), and its time is their median (`attribution_duckdb_runs_s`): one run "
+        "swings with the machine's hour. The night of the peak day is its whole nightly "
         "run: ingest, landing gate, attribution, attribution gate, dbt build and marts "
         "gate (no export before the draw).",
         "",
